@@ -1,0 +1,236 @@
+"""The run record, its heartbeat, the one-run-at-a-time lock and stale-run detection.
+
+The lock is MySQL's GET_LOCK, held by a dedicated connection for the whole run: the server
+frees it the moment that connection dies, so a killed process never blocks the next run. The
+same connection writes progress and heartbeats in autocommit, so they are visible at once and
+never wait on the load transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+from dataclasses import dataclass
+
+import pymysql
+
+from ..config import Settings
+from ..db import connect_warehouse
+
+LOCK_NAME = "retail_etl_run"
+ACTIVE = ("queued", "running")
+RUN_COLUMNS = (
+    "id, status, mode, triggered_by, idempotency_key, stage, created_at, started_at, "
+    "finished_at, heartbeat_at, rows_extracted, rows_rejected, rows_loaded, duplicate_lines, "
+    "keys_inserted, keys_updated, keys_deleted, watermark_before, watermark_after, error_message"
+)
+
+
+class RunInProgress(Exception):
+    """Another run holds the lock."""
+
+    def __init__(self, run_id: int | None) -> None:
+        super().__init__(f"run {run_id} is already in progress")
+        self.run_id = run_id
+
+
+class LockLost(RuntimeError):
+    """The run lock was lost before commit (its connection died)."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def fetch_run(conn: pymysql.connections.Connection, run_id: int) -> dict | None:
+    """Return one run as a dict, or None."""
+    with conn.cursor(pymysql.cursors.DictCursor) as cur:
+        cur.execute(f"SELECT {RUN_COLUMNS} FROM etl_runs WHERE id = %s", (run_id,))
+        return cur.fetchone()
+
+
+def active_run_id(conn: pymysql.connections.Connection) -> int | None:
+    """Return the id of the newest queued or running run, if any."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM etl_runs WHERE status IN (%s, %s) ORDER BY id DESC LIMIT 1", ACTIVE
+        )
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def last_watermark(conn: pymysql.connections.Connection) -> str | None:
+    """Return the snapshot the last successful run read, the start of the next increment."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT watermark_after FROM etl_runs WHERE status = 'succeeded' "
+            "ORDER BY id DESC LIMIT 1"
+        )
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+@dataclass
+class Progress:
+    """Counters a run reports while it works."""
+
+    stage: str = "queued"
+    rows_extracted: int = 0
+    rows_rejected: int = 0
+    rows_loaded: int = 0
+    duplicate_lines: int = 0
+
+
+class RunRecorder:
+    """Owns the lock connection: the run lock, the run row, progress and heartbeats."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.conn = connect_warehouse(settings, autocommit=True)
+        self.connection_id = self.conn.thread_id()
+        self.run_id: int | None = None
+        self.mode = "incremental"
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    # -- the lock ---------------------------------------------------------------------------
+    def acquire(self) -> None:
+        """Take the run lock or raise RunInProgress; a holder with a stale heartbeat is evicted."""
+        if self._get_lock():
+            self._fail_abandoned_runs()
+            return
+        holder = self._execute("SELECT IS_USED_LOCK(%s)", (LOCK_NAME,))[0][0]
+        run_id = self._wait_for_active_run()
+        if holder is not None and self._is_stale(run_id):
+            # The holder's connection lingers but its process stopped beating: evict it.
+            with contextlib.suppress(pymysql.MySQLError):
+                self._execute(f"KILL CONNECTION {int(holder)}")
+            if self._get_lock(timeout=2):
+                self._fail_abandoned_runs()
+                return
+        raise RunInProgress(run_id)
+
+    def _get_lock(self, timeout: float = 0) -> bool:
+        return self._execute("SELECT GET_LOCK(%s, %s)", (LOCK_NAME, timeout))[0][0] == 1
+
+    def _wait_for_active_run(self) -> int | None:
+        # The holder inserts its run row just after taking the lock; give it a moment.
+        for _ in range(20):
+            run_id = active_run_id(self.conn)
+            if run_id is not None:
+                return run_id
+            self._stop.wait(0.05)
+        return None
+
+    def _is_stale(self, run_id: int | None) -> bool:
+        if run_id is None:
+            return False
+        limit = 3 * self.settings.heartbeat_seconds
+        row = self._execute(
+            "SELECT TIMESTAMPDIFF(MICROSECOND, COALESCE(heartbeat_at, created_at), NOW(3))"
+            " FROM etl_runs WHERE id = %s",
+            (run_id,),
+        )
+        return bool(row) and row[0][0] is not None and row[0][0] / 1e6 > limit
+
+    def _fail_abandoned_runs(self) -> None:
+        # Holding the lock proves no other run is alive: any run still marked active is dead.
+        self._execute(
+            "UPDATE etl_runs SET status = 'failed', finished_at = %s, error_message = "
+            "CONCAT('abandoned: the process running it stopped (last heartbeat ', "
+            "COALESCE(DATE_FORMAT(heartbeat_at, '%%Y-%%m-%%d %%H:%%i:%%s'), 'never'), ' UTC)') "
+            "WHERE status IN ('queued', 'running')",
+            (_now(),),
+        )
+
+    def holds_lock_sql(self) -> tuple[str, tuple]:
+        """Return a query any connection can run to check this recorder still holds the lock."""
+        return "SELECT IS_USED_LOCK(%s) = %s", (LOCK_NAME, self.connection_id)
+
+    # -- the run row ------------------------------------------------------------------------
+    def create_run(
+        self, mode: str, triggered_by: str, idempotency_key: str | None = None, status="running"
+    ) -> int:
+        """Insert the run row (the lock must be held)."""
+        self.mode = mode
+        now = _now()
+        with self._mutex, self.conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO etl_runs (status, mode, triggered_by, idempotency_key, stage, "
+                "created_at, started_at, heartbeat_at, lock_connection_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    status,
+                    mode,
+                    triggered_by[:128],
+                    idempotency_key,
+                    "queued",
+                    now,
+                    now if status == "running" else None,
+                    now,
+                    self.connection_id,
+                ),
+            )
+            self.run_id = cur.lastrowid
+        return self.run_id
+
+    def start(self, watermark_before: str | None) -> None:
+        """Mark the run running and start its heartbeat."""
+        self._execute(
+            "UPDATE etl_runs SET status = 'running', started_at = COALESCE(started_at, %s), "
+            "watermark_before = %s WHERE id = %s",
+            (_now(), watermark_before, self.run_id),
+        )
+        self._heartbeat = threading.Thread(target=self._beat, name="etl-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def report(self, progress: Progress) -> None:
+        """Publish the stage and counters so far."""
+        self._execute(
+            "UPDATE etl_runs SET stage = %s, rows_extracted = %s, rows_rejected = %s, "
+            "rows_loaded = %s, duplicate_lines = %s, heartbeat_at = %s "
+            "WHERE id = %s AND status = 'running'",
+            (
+                progress.stage,
+                progress.rows_extracted,
+                progress.rows_rejected,
+                progress.rows_loaded,
+                progress.duplicate_lines,
+                _now(),
+                self.run_id,
+            ),
+        )
+
+    def fail(self, message: str) -> None:
+        """Mark the run failed, unless it already finished."""
+        with contextlib.suppress(pymysql.MySQLError):
+            self._execute(
+                "UPDATE etl_runs SET status = 'failed', finished_at = %s, error_message = %s "
+                "WHERE id = %s AND status IN ('queued', 'running')",
+                (_now(), message[:4000], self.run_id),
+            )
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.settings.heartbeat_seconds):
+            with contextlib.suppress(pymysql.MySQLError):
+                self._execute(
+                    "UPDATE etl_runs SET heartbeat_at = %s WHERE id = %s AND status = 'running'",
+                    (_now(), self.run_id),
+                )
+
+    def _execute(self, sql: str, params: tuple = ()) -> tuple:
+        with self._mutex, self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def close(self) -> None:
+        """Stop the heartbeat and release the lock by closing its connection."""
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout=5)
+        with contextlib.suppress(Exception):
+            self._execute("SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
+        with contextlib.suppress(Exception):
+            self.conn.close()

@@ -1,0 +1,199 @@
+"""Business rules of the ETL, as pure pandas functions: no I/O, no clock, no globals.
+
+A *sale* is a line of an invoice that does not start with ``C``, with quantity > 0 and unit
+price > 0. A *return* is a line of a ``C`` invoice with quantity < 0 and a price >= 0; its units
+and value count as returns, positive. Every other line is rejected with a reason code. Money is
+scaled int64 in thousandths (the source's smallest unit here), with bounds that make overflow
+impossible inside one chunk and a check that proves it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+SALE, RETURN, REJECT = "sale", "return", "reject"
+PRICE_SCALE = 1000  # unit prices are carried in thousandths
+MAX_QUANTITY = 1_000_000  # |quantity| beyond this is absurd for one order line
+MAX_UNIT_PRICE_MILLI = 1_000_000 * PRICE_SCALE  # a unit price over 1,000,000.000 is absurd
+EPOCH = dt.date(1970, 1, 1)
+MIN_DAY = (dt.date(1990, 1, 1) - EPOCH).days
+MAX_DAY = (dt.date(2100, 1, 1) - EPOCH).days  # exclusive
+MAX_TEXT = 64  # longest invoice number, stock code or country the warehouse stores
+INT64_LIMIT = 2**63 - 1
+
+# Reason codes, in the order they are tested: a line gets the first that applies.
+REASONS = (
+    "missing_invoice",
+    "missing_stock_code",
+    "missing_country",
+    "missing_date",
+    "invalid_date",
+    "date_out_of_range",
+    "missing_quantity",
+    "missing_price",
+    "invalid_price",
+    "text_too_long",
+    "zero_quantity",
+    "quantity_out_of_range",
+    "price_out_of_range",
+    "negative_price",
+    "zero_price",
+    "positive_quantity_on_cancellation",
+    "negative_quantity_on_sale",
+)
+
+# Columns the extract step delivers (raw text kept beside the parsed values, so a line can be
+# rejected for the exact reason and duplicates compared on what the source holds).
+LINE_COLUMNS = (
+    "id",  # int64
+    "invoice_no",  # str or NA
+    "stock_code",  # str or NA
+    "description",  # str or NA
+    "quantity",  # Int64
+    "invoice_date",  # raw text or NA
+    "day",  # Int64 days since 1970-01-01, NA when the text does not parse
+    "unit_price",  # raw text or NA
+    "unit_price_milli",  # Int64, NA when the text is not an exact thousandth within int64
+    "customer_id",  # Int64
+    "country",  # str or NA
+)
+DUPLICATE_COLUMNS = [c for c in LINE_COLUMNS if c not in ("id", "day", "unit_price_milli")]
+KEY_PRODUCT = ["day", "country", "stock_code"]
+KEY_COUNTRY = ["day", "country"]
+MEASURES = ["sale_lines", "units_sold", "revenue_milli", "orders"]
+RETURN_MEASURES = ["return_lines", "units_returned", "returns_value_milli"]
+
+
+def day_number(day: dt.date) -> int:
+    """Return days since 1970-01-01, the transform's representation of a date."""
+    return (day - EPOCH).days
+
+
+def is_plausible_day(day: int) -> bool:
+    """Tell whether a day number lies within the bounds a sale's date may have."""
+    return MIN_DAY <= day < MAX_DAY
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk of whole days contributes to a run."""
+
+    product_sales: pd.DataFrame  # KEY_PRODUCT + MEASURES + RETURN_MEASURES
+    country_sales: pd.DataFrame  # KEY_COUNTRY + MEASURES + RETURN_MEASURES + return_orders
+    rejects: pd.DataFrame  # id, reason, and the line's values
+    descriptions: pd.DataFrame  # stock_code, source_id, description (newest non-blank)
+    lines: int = 0
+    loaded: int = 0
+    duplicates: int = 0
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def _blank(text: pd.Series) -> pd.Series:
+    return text.isna() | (text.str.strip() == "")
+
+
+def classify(lines: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Return each line's kind (sale, return, reject) and its reject reason (NA if none)."""
+    qty = lines["quantity"]
+    price = lines["unit_price_milli"]
+    cancelled = lines["invoice_no"].str.startswith("C").fillna(False).astype(bool)
+    too_long = (
+        (lines["invoice_no"].str.len() > MAX_TEXT)
+        | (lines["stock_code"].str.len() > MAX_TEXT)
+        | (lines["country"].str.len() > MAX_TEXT)
+    ).fillna(False)
+    day = lines["day"]
+    tests = {
+        "missing_invoice": _blank(lines["invoice_no"]),
+        "missing_stock_code": _blank(lines["stock_code"]),
+        "missing_country": _blank(lines["country"]),
+        "missing_date": lines["invoice_date"].isna(),
+        "invalid_date": day.isna(),
+        "date_out_of_range": (day < MIN_DAY) | (day >= MAX_DAY),
+        "missing_quantity": qty.isna(),
+        "missing_price": lines["unit_price"].isna(),
+        "invalid_price": price.isna(),
+        "text_too_long": too_long,
+        "zero_quantity": qty == 0,
+        "quantity_out_of_range": qty.abs() > MAX_QUANTITY,
+        "price_out_of_range": price.abs() > MAX_UNIT_PRICE_MILLI,
+        "negative_price": price < 0,
+        "zero_price": (price == 0) & ~cancelled,
+        "positive_quantity_on_cancellation": cancelled & (qty > 0),
+        "negative_quantity_on_sale": ~cancelled & (qty < 0),
+    }
+    reason = pd.Series(pd.NA, index=lines.index, dtype="string")
+    for code in reversed(REASONS):  # the first matching test wins, so apply it last
+        hit = tests[code].fillna(False).astype(bool)
+        reason = reason.mask(hit, code)
+    kind = pd.Series(np.where(cancelled, RETURN, SALE), index=lines.index, dtype="string")
+    kind = kind.mask(reason.notna(), REJECT)
+    return kind, reason
+
+
+def _line_values(lines: pd.DataFrame) -> pd.Series:
+    """Return |quantity| x unit price in thousandths, proving the chunk's sums cannot overflow."""
+    qty = lines["quantity"].astype("int64").abs()
+    price = lines["unit_price_milli"].astype("int64")
+    bound = float(qty.max() if len(qty) else 0) * float(price.max() if len(price) else 0)
+    if bound * max(len(lines), 1) >= INT64_LIMIT:
+        raise OverflowError("a chunk's money sums could exceed int64; lower ETL_CHUNK_ROWS")
+    return qty * price
+
+
+def _aggregate(valid: pd.DataFrame, keys: list[str], with_return_orders: bool) -> pd.DataFrame:
+    sales = valid[valid["kind"] == SALE]
+    returns = valid[valid["kind"] == RETURN]
+    measures = sales.groupby(keys, sort=False).agg(
+        sale_lines=("id", "size"), units_sold=("units", "sum"), revenue_milli=("value", "sum")
+    )
+    measures["orders"] = sales[[*keys, "invoice_no"]].drop_duplicates().groupby(keys).size()
+    returned = returns.groupby(keys, sort=False).agg(
+        return_lines=("id", "size"),
+        units_returned=("units", "sum"),
+        returns_value_milli=("value", "sum"),
+    )
+    if with_return_orders:
+        returned["return_orders"] = (
+            returns[[*keys, "invoice_no"]].drop_duplicates().groupby(keys).size()
+        )
+    columns = [*MEASURES, *RETURN_MEASURES] + (["return_orders"] if with_return_orders else [])
+    result = measures.join(returned, how="outer").fillna(0).astype("int64")
+    return result.reset_index()[[*keys, *columns]]
+
+
+def newest_descriptions(lines: pd.DataFrame) -> pd.DataFrame:
+    """Return, per stock code, the newest (highest id) non-blank description."""
+    described = lines.loc[~_blank(lines["description"]) & ~_blank(lines["stock_code"])]
+    newest = described.sort_values("id").drop_duplicates("stock_code", keep="last")
+    return newest.rename(columns={"id": "source_id"})[["stock_code", "source_id", "description"]]
+
+
+def transform_chunk(lines: pd.DataFrame) -> ChunkResult:
+    """Classify the lines of whole days and aggregate them at both warehouse grains."""
+    kind, reason = classify(lines)
+    rejected = reason.notna()
+    valid = lines.loc[~rejected, ["id", "invoice_no", "stock_code", "country", "day"]].copy()
+    valid["kind"] = kind[~rejected]
+    valid["day"] = valid["day"].astype("int64")
+    valid["units"] = lines.loc[~rejected, "quantity"].astype("int64").abs()
+    valid["value"] = _line_values(lines.loc[~rejected])
+    rejects = lines.loc[
+        rejected,
+        ["id", "invoice_no", "stock_code", "quantity", "day", "unit_price_milli", "country"],
+    ].copy()
+    rejects.insert(1, "reason", reason[rejected])
+    return ChunkResult(
+        product_sales=_aggregate(valid, KEY_PRODUCT, with_return_orders=False),
+        country_sales=_aggregate(valid, KEY_COUNTRY, with_return_orders=True),
+        rejects=rejects,
+        descriptions=newest_descriptions(lines.loc[~rejected]),
+        lines=len(lines),
+        loaded=len(valid),
+        duplicates=int(lines.duplicated(subset=DUPLICATE_COLUMNS).sum()),
+        rejects_by_reason={k: int(v) for k, v in reason[rejected].value_counts().items()},
+    )
