@@ -153,7 +153,7 @@ class WarehouseLoad:
         if new:
             with self.conn.cursor() as cur:
                 cur.executemany(
-                    f"INSERT INTO {table} ({column}) VALUES (%s)", [v.encode() for v in new]
+                    f"INSERT INTO {table} ({column}) VALUES (%s)", [(v.encode(),) for v in new]
                 )
             key_column = "product_key" if table == "products" else "country_key"
             known.update(self._dimension(f"SELECT {column}, {key_column} FROM {table}"))

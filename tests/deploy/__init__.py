@@ -1,0 +1,1 @@
+"""Tests of the deployment files: images, compose, nginx, scripts, CI."""

@@ -1,0 +1,183 @@
+"""The business rules and the aggregation, on hand-made lines and on generated ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retail_backend.etl.transform import (
+    LINE_COLUMNS,
+    REJECT,
+    RETURN,
+    SALE,
+    classify,
+    day_number,
+    transform_chunk,
+)
+
+DAY = day_number(dt.date(2011, 3, 4))
+
+
+def lines(*rows: dict) -> pd.DataFrame:
+    """Build typed lines as the extract step delivers them."""
+    defaults = {
+        "invoice_no": "536365",
+        "stock_code": "85123A",
+        "description": "WHITE HANGING HEART T-LIGHT HOLDER",
+        "quantity": 6,
+        "invoice_date": "2011-03-04 08:26:00",
+        "day": DAY,
+        "unit_price": "2.55",
+        "unit_price_milli": 2550,
+        "customer_id": 17850,
+        "country": "United Kingdom",
+    }
+    records = [{"id": i + 1, **defaults, **row} for i, row in enumerate(rows)]
+    frame = pd.DataFrame.from_records(records, columns=list(LINE_COLUMNS))
+    for column in ("id", "quantity", "day", "unit_price_milli", "customer_id"):
+        frame[column] = frame[column].astype("Int64")
+    for column in (
+        "invoice_no",
+        "stock_code",
+        "description",
+        "invoice_date",
+        "unit_price",
+        "country",
+    ):
+        frame[column] = frame[column].astype("string")
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ({"quantity": 0}, "zero_quantity"),
+        ({"unit_price": "0", "unit_price_milli": 0}, "zero_price"),
+        ({"unit_price": "-11062.06", "unit_price_milli": -11062060}, "negative_price"),
+        ({"invoice_no": "C536379", "quantity": 3}, "positive_quantity_on_cancellation"),
+        ({"quantity": -2}, "negative_quantity_on_sale"),
+        ({"stock_code": None}, "missing_stock_code"),
+        ({"stock_code": "   "}, "missing_stock_code"),
+        ({"country": ""}, "missing_country"),
+        ({"invoice_no": None}, "missing_invoice"),
+        ({"invoice_date": None, "day": None}, "missing_date"),
+        ({"invoice_date": "294276-01-01 00:00:00", "day": None}, "invalid_date"),
+        ({"day": day_number(dt.date(1900, 1, 1))}, "date_out_of_range"),
+        ({"day": day_number(dt.date(2200, 1, 1))}, "date_out_of_range"),
+        ({"quantity": None}, "missing_quantity"),
+        ({"unit_price": None, "unit_price_milli": None}, "missing_price"),
+        ({"unit_price": "1.23456", "unit_price_milli": None}, "invalid_price"),
+        ({"quantity": 5_000_000}, "quantity_out_of_range"),
+        ({"unit_price_milli": 10**13}, "price_out_of_range"),
+        ({"country": "X" * 65}, "text_too_long"),
+    ],
+)
+def test_each_bad_line_is_rejected_with_its_reason(row, reason):
+    kind, reasons = classify(lines(row))
+    assert (kind[0], reasons[0]) == (REJECT, reason)
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({}, SALE),
+        ({"stock_code": "POST", "description": "POSTAGE"}, SALE),
+        ({"invoice_no": "C536379", "quantity": -1}, RETURN),
+        ({"invoice_no": "C536379", "quantity": -1, "unit_price_milli": 0}, RETURN),
+    ],
+)
+def test_sales_and_returns_are_classified(row, expected):
+    kind, reasons = classify(lines(row))
+    assert kind[0] == expected and pd.isna(reasons[0])
+
+
+def test_chunk_aggregates_sales_returns_orders_and_duplicates():
+    result = transform_chunk(
+        lines(
+            {"invoice_no": "1", "quantity": 2, "unit_price_milli": 1500},
+            {"invoice_no": "1", "quantity": 2, "unit_price_milli": 1500},  # exact duplicate
+            {"invoice_no": "2", "quantity": 1, "unit_price_milli": 1001},
+            {"invoice_no": "C3", "quantity": -3, "unit_price_milli": 1500},
+            {"invoice_no": "4", "quantity": 0},
+        )
+    )
+    row = result.product_sales.iloc[0]
+    assert (row.sale_lines, row.units_sold, row.revenue_milli, row.orders) == (3, 5, 7001, 2)
+    assert (row.return_lines, row.units_returned, row.returns_value_milli) == (1, 3, 4500)
+    assert result.country_sales.iloc[0].return_orders == 1
+    assert (result.lines, result.loaded, result.duplicates) == (5, 4, 1)
+    assert result.rejects_by_reason == {"zero_quantity": 1}
+    assert list(result.rejects["id"]) == [5]
+
+
+def test_newest_non_blank_description_names_the_product():
+    result = transform_chunk(
+        lines({"description": "OLD"}, {"description": "NEW"}, {"description": ""})
+    )
+    assert result.descriptions.to_dict("records") == [
+        {"stock_code": "85123A", "source_id": 2, "description": "NEW"}
+    ]
+
+
+line_rows = st.fixed_dictionaries(
+    {
+        "invoice_no": st.sampled_from(["1", "2", "3", "C4", "C5"]),
+        "stock_code": st.sampled_from(["A", "B", "POST", "a", ""]),
+        "quantity": st.integers(-50, 50),
+        "day": st.integers(DAY, DAY + 3),
+        "unit_price_milli": st.integers(-100, 100_000),
+        "country": st.sampled_from(["United Kingdom", "France", "EIRE"]),
+    }
+)
+
+
+def _by_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(line_rows, min_size=1, max_size=60), data=st.data())
+def test_chunking_by_days_and_row_order_never_change_the_result(rows, data):
+    frame = lines(*rows)
+    whole = transform_chunk(frame)
+    shuffled = transform_chunk(frame.sample(frac=1, random_state=data.draw(st.integers(0, 99))))
+    keys = ["day", "country", "stock_code"]
+    pd.testing.assert_frame_equal(
+        _by_key(whole.product_sales, keys), _by_key(shuffled.product_sales, keys)
+    )
+    split_day = data.draw(st.integers(DAY, DAY + 3))
+    parts = [
+        transform_chunk(frame[frame["day"] < split_day]),
+        transform_chunk(frame[frame["day"] >= split_day]),
+    ]
+    pieces = [p.product_sales for p in parts if not p.product_sales.empty]
+    if whole.product_sales.empty:
+        assert not pieces
+    else:
+        combined = pd.concat(pieces)
+        pd.testing.assert_frame_equal(
+            _by_key(whole.product_sales, keys), _by_key(combined, keys), check_dtype=False
+        )
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(line_rows, min_size=1, max_size=60))
+def test_totals_reconcile_to_the_cent(rows):
+    result = transform_chunk(lines(*rows))
+    expected_revenue = sum(
+        Decimal(r["quantity"]) * Decimal(r["unit_price_milli"]) / 1000
+        for r in rows
+        if r["stock_code"]
+        and not r["invoice_no"].startswith("C")
+        and r["quantity"] > 0
+        and r["unit_price_milli"] > 0
+    )
+    assert Decimal(int(result.product_sales["revenue_milli"].sum())) / 1000 == expected_revenue
+    assert Decimal(int(result.country_sales["revenue_milli"].sum())) / 1000 == expected_revenue
+    assert result.loaded + len(result.rejects) == result.lines == len(rows)
+    assert sum(result.rejects_by_reason.values()) == len(result.rejects)
