@@ -6,6 +6,7 @@ import json
 import sys
 
 import click
+import psycopg
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -71,6 +72,9 @@ def import_csv_command(path: str) -> None:
         report = importer.import_csv(_settings(), path)
     except importer.CsvImportError as exc:
         click.echo(f"Nothing imported from {path}: {exc}", err=True)
+        sys.exit(1)
+    except psycopg.Error as exc:  # the database failed, not the file: nothing was committed
+        click.echo(f"Nothing imported from {path}: database error: {exc}", err=True)
         sys.exit(1)
     click.echo(importer.format_report(report))
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import pymysql
 
 from ..config import Settings
-from ..db import connect_warehouse
+from ..db import connect_warehouse, warehouse_url
 
-LOCK_NAME = "retail_etl_run"
+LOCK_PREFIX = "retail_etl_run:"  # + the warehouse database: one lock per warehouse
 ACTIVE = ("queued", "running")
 RUN_COLUMNS = (
     "id, status, mode, triggered_by, idempotency_key, stage, created_at, started_at, "
@@ -88,6 +88,7 @@ class RunRecorder:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.conn = connect_warehouse(settings, autocommit=True)
+        self.lock_name = (LOCK_PREFIX + warehouse_url(settings).database)[:64]
         self.connection_id = self.conn.thread_id()
         self.run_id: int | None = None
         self.mode = "incremental"
@@ -101,7 +102,7 @@ class RunRecorder:
         if self._get_lock():
             self._fail_abandoned_runs()
             return
-        holder = self._execute("SELECT IS_USED_LOCK(%s)", (LOCK_NAME,))[0][0]
+        holder = self._execute("SELECT IS_USED_LOCK(%s)", (self.lock_name,))[0][0]
         run_id = self._wait_for_active_run()
         if holder is not None and self._is_stale(run_id):
             # The holder's connection lingers but its process stopped beating: evict it.
@@ -113,7 +114,7 @@ class RunRecorder:
         raise RunInProgress(run_id)
 
     def _get_lock(self, timeout: float = 0) -> bool:
-        return self._execute("SELECT GET_LOCK(%s, %s)", (LOCK_NAME, timeout))[0][0] == 1
+        return self._execute("SELECT GET_LOCK(%s, %s)", (self.lock_name, timeout))[0][0] == 1
 
     def _wait_for_active_run(self) -> int | None:
         # The holder inserts its run row just after taking the lock; give it a moment.
@@ -147,7 +148,7 @@ class RunRecorder:
 
     def holds_lock_sql(self) -> tuple[str, tuple]:
         """Return a query any connection can run to check this recorder still holds the lock."""
-        return "SELECT IS_USED_LOCK(%s) = %s", (LOCK_NAME, self.connection_id)
+        return "SELECT IS_USED_LOCK(%s) = %s", (self.lock_name, self.connection_id)
 
     # -- the run row ------------------------------------------------------------------------
     def create_run(
@@ -231,6 +232,6 @@ class RunRecorder:
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=5)
         with contextlib.suppress(Exception):
-            self._execute("SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
+            self._execute("SELECT RELEASE_LOCK(%s)", (self.lock_name,))
         with contextlib.suppress(Exception):
             self.conn.close()
