@@ -41,6 +41,13 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {raw!r}")
+    return level
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the backend reads from its environment."""
@@ -56,6 +63,8 @@ class Settings:
     chunk_rows: int = 500_000
     run_wait_max: float = 60.0
     instance_name: str = "backend"
+    ready_timeout: float = 2.0  # seconds /ready gives each database to answer
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +89,8 @@ class Settings:
             instance_name=read_setting(env, "INSTANCE_NAME")
             or read_setting(env, "HOSTNAME")
             or os.uname().nodename,
+            ready_timeout=_number(env, "READY_TIMEOUT_SECONDS", 2.0),
+            log_level=_log_level(read_setting(env, "LOG_LEVEL", "INFO")),
         )
 
     def replace(self, **changes: object) -> Settings:

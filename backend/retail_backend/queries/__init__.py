@@ -1,0 +1,1 @@
+"""SQL the API runs, next to the functions that run it."""
