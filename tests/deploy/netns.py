@@ -28,6 +28,7 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SBIN_PATH = os.pathsep.join(("/usr/local/sbin", "/usr/sbin", "/sbin"))
 NETNS_ETC = Path("/etc/netns")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def missing(reason: str) -> None:
@@ -74,8 +75,16 @@ class NetNamespace:
             return [*wrapped, *argv]
         # ip netns exec runs each command in a fresh mount namespace whose mounts do not
         # propagate back, so this bind mount is seen by this command alone.
-        script = 'mount --bind "$0" /tmp && exec "$@"'
-        return [*wrapped, "sh", "-c", script, str(private_tmp), *argv]
+        if not REPO.is_relative_to("/tmp"):
+            script = 'mount --bind "$0" /tmp && exec "$@"'
+            return [*wrapped, "sh", "-c", script, str(private_tmp), *argv]
+        # A checkout under /tmp (a CI clone) stays visible through the private /tmp.
+        inside = private_tmp / REPO.relative_to("/tmp")
+        script = (
+            'mkdir -p "$2" && mount --bind "$1" "$2" && mount --rbind "$0" /tmp '
+            '&& shift 2 && exec "$@"'
+        )
+        return [*wrapped, "sh", "-c", script, str(private_tmp), str(REPO), str(inside), *argv]
 
     def run(
         self, argv: Sequence[str], private_tmp: Path | None = None, timeout: float = 60, **kwargs

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -128,9 +129,20 @@ class SourceReader:
         return lines_frame(self._cursor.fetch_arrow_table())
 
     def stream(self, windows: list[Window]) -> Iterator[tuple[Window, pd.DataFrame]]:
-        """Yield each window with its lines."""
-        for window in windows:
-            yield window, self.read_window(window)
+        """Yield each window with its lines, reading the next one while the caller works.
+
+        ADBC releases the GIL while it reads, so the next window's COPY overlaps the transform
+        and load of this one; one read at a time keeps the cursor single-threaded.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-extract") as reader:
+            pending: tuple[Window, Future] | None = None
+            for window in windows:
+                upcoming = (window, reader.submit(self.read_window, window))
+                if pending is not None:
+                    yield pending[0], pending[1].result()
+                pending = upcoming
+            if pending is not None:
+                yield pending[0], pending[1].result()
 
     def close(self) -> None:
         """End the snapshot and the connection."""
