@@ -39,8 +39,9 @@ sys.path[:0] = [str(ROOT), str(BACKEND)]
 from retail_backend.config import Settings  # noqa: E402
 from retail_backend.etl import pipeline  # noqa: E402
 from tests import dbtools  # noqa: E402
+from tests.api.netutil import TcpRelay  # noqa: E402
 from tests.deploy.netns import NetNamespace, network_namespace, privilege_prefix  # noqa: E402
-from tests.deploy.replicas import Bridge, Replica, TcpForwarder, start_replica  # noqa: E402
+from tests.deploy.replicas import Bridge, Replica, start_replica  # noqa: E402
 
 NGINX_CONF = ROOT / "nginx.conf"
 NGINX = "/usr/sbin/nginx"
@@ -178,7 +179,8 @@ def bench(args: argparse.Namespace) -> dict[int, Figures]:
                 (dbtools.MYSQL_HOST, dbtools.MYSQL_PORT),
             ):
                 try:
-                    forwarder = TcpForwarder(bridge.address, port, target_host=host)
+                    forwarder = TcpRelay(host, port, listen_host=bridge.address, listen_port=port)
+                    forwarder.start()
                 except OSError as exc:
                     if exc.errno != errno.EADDRINUSE:
                         raise

@@ -17,10 +17,8 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -93,61 +91,6 @@ class Bridge:
         # The host side of the veth (the bridge address) is the way to the databases.
         self._ip("-n", namespace.name, "route", "add", "default", "via", self.address)
         return address
-
-
-class TcpForwarder:
-    """Accept on (listen_host, port) and relay each connection to (target_host, port)."""
-
-    def __init__(self, listen_host: str, port: int, target_host: str = "127.0.0.1") -> None:
-        self.target = (target_host, port)
-        self.server = socket.create_server((listen_host, port), reuse_port=False)
-        self.server.settimeout(0.5)
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                client, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            client.settimeout(None)
-            with self.lock:
-                self.sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                sink.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.server.close()
-        self.thread.join(timeout=5)
-        with self.lock:
-            for sock in self.sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
 
 
 @dataclass

@@ -27,8 +27,9 @@ from pathlib import Path
 import pytest
 
 from tests import dbtools
+from tests.api.netutil import TcpRelay
 from tests.deploy.netns import NetNamespace, network_namespace, privilege_prefix, require_tool
-from tests.deploy.replicas import Bridge, Replica, TcpForwarder, start_replica
+from tests.deploy.replicas import Bridge, Replica, start_replica
 
 pytestmark = pytest.mark.deploy
 
@@ -150,7 +151,8 @@ def topology(postgres_server, mysql_server, tmp_path_factory) -> Iterator[Topolo
             (dbtools.MYSQL_HOST, dbtools.MYSQL_PORT),
         ):
             try:
-                forwarder = TcpForwarder(bridge.address, port, target_host=host)
+                forwarder = TcpRelay(host, port, listen_host=bridge.address, listen_port=port)
+                forwarder.start()
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE:
                     raise
