@@ -18,7 +18,9 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="retail-api"'}
 
 def _presented_token() -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
+    # Only spaces and tabs (RFC 7230 whitespace): str.strip() would also drop a no-break
+    # space or control characters, accepting a token that is not exactly the one configured.
+    token = token.strip(" \t")
     return token if scheme.lower() == "bearer" and token else None
 
 

@@ -4,7 +4,8 @@ A request answered from a cache borrows none. Connections are reused because ope
 not cheap: PyMySQL builds a TLS context for every connect (about 20 ms, more than the whole
 answer from the cache). A connection goes back to the pool only when the request ended cleanly
 (no error, no transaction left open), and one that sat idle is pinged before it is lent again,
-so a database restart costs a reconnect, not a failed request.
+so a database restart costs a reconnect, not a failed request. A database error empties the
+pool: the connections in it went through the same outage.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class WarehousePool:
                 return conn
             except pymysql.MySQLError:
                 _close(conn)
+                self.close()  # the others went idle with it: a ping each would add up
         return connect_warehouse(settings(), autocommit=True)
 
     def give_back(self, conn: pymysql.connections.Connection) -> None:
@@ -92,6 +94,15 @@ def discard_warehouse() -> None:
     conn = g.pop("warehouse", None)
     if conn is not None:
         _close(conn)
+
+
+def discard_idle_warehouse_connections() -> None:
+    """Close the pooled connections after a database error: they share the failed one's fate.
+
+    A reset or a restart leaves every idle connection dead; without this, each would fail one
+    request after the database is back.
+    """
+    retail().warehouse_pool.close()
 
 
 def release_warehouse(exc: BaseException | None = None) -> None:

@@ -90,13 +90,31 @@ def connect_source(
     )
 
 
+class WarehouseConnection(pymysql.connections.Connection):
+    """A PyMySQL connection whose handshake, not only its TCP connect, gets the connect timeout.
+
+    PyMySQL reads the server's greeting with the read timeout: a server (or a stalled network)
+    that accepts the connection but never answers would hold a request for ``read_timeout`` and
+    a run's load connection for ``etl_read_timeout``.
+    """
+
+    def connect(self, sock=None) -> None:
+        # PyMySQL 1.x keeps both timeouts here and re-applies them before the next read/write.
+        timeouts = self._read_timeout, self._write_timeout
+        self._read_timeout = self._write_timeout = self.connect_timeout
+        try:
+            super().connect(sock)
+        finally:
+            self._read_timeout, self._write_timeout = timeouts
+
+
 def connect_warehouse(
     settings: Settings, *, read_timeout: float | None = None, autocommit: bool = False
 ) -> pymysql.connections.Connection:
     """Open a MySQL connection; the driver's read timeout bounds every statement."""
     url = warehouse_url(settings)
     timeout = read_timeout or settings.read_timeout
-    return pymysql.connect(
+    return WarehouseConnection(
         host=url.host,
         port=url.port,
         user=url.user or "root",

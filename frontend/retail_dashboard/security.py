@@ -1,8 +1,11 @@
-"""Browser-facing safety: security headers on every response, and the proxy in front."""
+"""Browser-facing safety: security headers, the origin of form posts, the proxy in front."""
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -35,9 +38,24 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def refuse_foreign_origin() -> None:
+    """Refuse a POST that the browser says comes from another site, even with a valid token.
+
+    A stolen CSRF token must not let another site start runs. Host names alone are compared:
+    nginx passes ``Host`` without the port. A client that sends neither Origin nor Referer
+    (curl, scripts) still needs the token.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if source is not None and urlsplit(source).hostname != urlsplit(f"//{request.host}").hostname:
+        raise CSRFError("The request came from another site.")
+
+
 def init_app(app: Flask, proxy_hops: int) -> None:
-    """Install the headers and trust exactly ``proxy_hops`` proxies' X-Forwarded-* headers."""
+    """Install the headers and the origin check, and trust ``proxy_hops`` proxies' headers."""
     app.after_request(add_security_headers)
+    app.before_request(refuse_foreign_origin)
     if proxy_hops:
         app.wsgi_app = ProxyFix(
             app.wsgi_app,

@@ -41,6 +41,8 @@ SHELL_SCRIPTS = [
     ROOT / "deploy-scaled.sh",
     *sorted((ROOT / "postgres-init").glob("*.sh")),
     *sorted((ROOT / "mysql-init").glob("*.sh")),
+    *sorted((ROOT / "scripts").glob("*.sh")),
+    ROOT / ".ci" / "run",
 ]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 DATABASES = {"postgres-db", "mysql-db"}

@@ -14,7 +14,7 @@ import pymysql
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..connections import discard_warehouse
+from ..connections import discard_idle_warehouse_connections, discard_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ def handle_database_error(exc: Exception) -> Response:
     """Answer 503 when a database cannot be reached or dropped the connection."""
     discard_warehouse()  # never lend a connection that just failed to the next request
     which = "source (PostgreSQL)" if isinstance(exc, psycopg.Error) else "warehouse (MySQL)"
+    if which.startswith("warehouse"):
+        discard_idle_warehouse_connections()
     log.warning("%s database unavailable: %s", which, exc)
     return error_response(
         503, "database_unavailable", f"The {which} database is unavailable; try again shortly."

@@ -8,7 +8,7 @@ sending traffic to a replica that cannot answer.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from flask import Blueprint, Response, jsonify
 from prometheus_client.core import GaugeMetricFamily
@@ -53,11 +53,15 @@ def ready() -> tuple[Response, int]:
     """Answer 200 when both databases answer within the ready timeout, else 503."""
     current = settings()
     quick = current.replace(connect_timeout=current.ready_timeout)
-    with ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="ready") as pool:
-        futures = {name: pool.submit(ping, quick) for name, (_, ping) in CHECKS.items()}
+    pool = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="ready")
+    futures = {name: pool.submit(ping, quick) for name, (_, ping) in CHECKS.items()}
+    # The drivers round their timeouts up (libpq waits at least 2 s), so the answer does not
+    # wait for them: a check still going at the deadline failed; its thread ends on its own.
+    wait(futures.values(), timeout=current.ready_timeout)
+    pool.shutdown(wait=False)
     checks, failed = {}, []
     for name, future in futures.items():
-        error = future.exception()
+        error = future.exception(0) if future.done() else TimeoutError("no answer in time")
         checks[name] = "ok" if error is None else "unavailable"
         if error is not None:
             failed.append(f"{name} ({CHECKS[name][0]})")

@@ -241,7 +241,10 @@ class CsvRows:
     """The rows of a CSV export, parsed lazily; reading the header checks it."""
 
     def __init__(self, lines: Iterable[str]) -> None:
-        self._reader = csv.reader(lines)
+        self._file = iter(lines)
+        self._taken: list[str] = []  # the lines of the record being read
+        self._again: list[str] = []  # lines to read again before the file's, the next one last
+        self._reader = csv.reader(self._feed())
         self.layout = match_header(self._header())
         self._pick = operator.itemgetter(*self.layout.positions)
         self._quantities = _Memo(parse_quantity)
@@ -291,20 +294,62 @@ class CsvRows:
                 raise ValueError(reason) from None
         raise AssertionError("a field failed to parse only once")
 
+    def _feed(self) -> Iterator[str]:
+        """Give the reader the lines to read again, then the file's; keep the record's lines."""
+        taken, again = self._taken, self._again
+        while again:
+            taken.append(line := again.pop())
+            yield line
+        for line in self._file:
+            taken.append(line)
+            yield line
+
+    def _read_again(self, lines: list[str]) -> None:
+        """Make the reader take ``lines`` next (a new reader: the last one may have hit the end)."""
+        self._again.extend(reversed(lines))
+        self._reader = csv.reader(self._feed())
+
+    def _swallowed_lines(self) -> bool:
+        """Tell whether a record runs over several lines because of a stray quote.
+
+        A field quoted as CSV writers quote it closes with a quote before a comma or the end
+        of a line; a stray quote runs on to the next quote, lines later, or to the end.
+        """
+        if len(self._taken) < 2:
+            return False
+        try:
+            for _record in csv.reader(self._taken, strict=True):
+                pass
+        except csv.Error:
+            return True
+        return False
+
     def rows(self, report: ImportReport) -> Iterator[Row]:
         """Yield the row of every record that parses; count the others in ``report``."""
-        reader, width = self._reader, self.layout.width
+        taken, width = self._taken, self.layout.width
+        next_line = self._reader.line_num + 1  # the physical number of the next line
         while True:
-            first_line = reader.line_num + 1
+            first_line = next_line
+            taken.clear()
             try:
-                record = next(reader)
+                record = next(self._reader)
             except StopIteration:
                 return
             except csv.Error as exc:  # e.g. an unclosed quote ran past the field size limit
                 record, reason = None, f"malformed CSV: {exc}"
+            next_line += len(taken)
             if record == []:  # a blank line is no data line
                 continue
             report.lines_read += 1
+            if self._swallowed_lines():
+                report.refuse(
+                    first_line,
+                    f"a quote opened on this line is not closed before line {next_line - 1};"
+                    " the lines after it were read again on their own",
+                )
+                next_line = first_line + 1
+                self._read_again(taken[1:])
+                continue
             if record is not None:
                 if len(record) != width:
                     reason = f"expected {width} fields, found {len(record)}"
@@ -316,8 +361,10 @@ class CsvRows:
                     else:
                         yield row
                         continue
-            if reader.line_num > first_line:  # a quoted newline, or a stray quote
-                reason += f" (the record spans lines {first_line}-{reader.line_num})"
+            if next_line - 1 > first_line:  # a quoted newline
+                reason += f" (the record spans lines {first_line}-{next_line - 1})"
+            elif taken and taken[0].count('"') % 2:
+                reason += "; a quote opened on this line is never closed"
             report.refuse(first_line, reason)
 
 

@@ -22,6 +22,9 @@ from .runs import LockLost, Progress
 from .transform import MAX_TEXT, PRICE_SCALE, ChunkResult
 
 INSERT_BATCH = 20_000
+# products.description is VARCHAR(255): a longer description is cut to its first 255
+# characters. It only labels a product (no key, no figure), so no line is rejected for it; stock
+# codes and countries are keys and are rejected instead when too long (text_too_long).
 DESCRIPTION_LENGTH = 255
 _MEASURES = (
     "sale_lines, units_sold, revenue_milli, orders, return_lines, units_returned, "

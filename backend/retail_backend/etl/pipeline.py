@@ -79,6 +79,7 @@ def _extract_transform_load(settings: Settings, recorder: RunRecorder) -> None:
         touched = None if full else reader.changed_days(watermark)
         windows = reader.plan_windows(touched, settings.chunk_rows)
         load = WarehouseLoad(settings, recorder.run_id, full)
+        recorder.claim_load(load.conn)
         if touched:
             load.stage_days(d for d in touched if d is not None and is_plausible_day(day_number(d)))
         for _window, lines in reader.stream(windows):

@@ -19,6 +19,9 @@ from ..config import Settings
 from ..db import connect_warehouse, warehouse_url
 
 LOCK_PREFIX = "retail_etl_run:"  # + the warehouse database: one lock per warehouse
+LOAD_LOCK_PREFIX = "retail_etl_load:"  # held by the load connection of the run holding the lock
+STALE_HEARTBEATS = 2  # missed beats that make a holder stale: a frozen one goes within three
+LOAD_LOCK_WAIT = 10  # seconds for a killed orphan load to roll back and free the load lock
 ACTIVE = ("queued", "running")
 RUN_COLUMNS = (
     "id, status, mode, triggered_by, idempotency_key, stage, created_at, started_at, "
@@ -88,7 +91,9 @@ class RunRecorder:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.conn = connect_warehouse(settings, autocommit=True)
-        self.lock_name = (LOCK_PREFIX + warehouse_url(settings).database)[:64]
+        database = warehouse_url(settings).database
+        self.lock_name = (LOCK_PREFIX + database)[:64]
+        self.load_lock_name = (LOAD_LOCK_PREFIX + database)[:64]
         self.connection_id = self.conn.thread_id()
         self.run_id: int | None = None
         self.mode = "incremental"
@@ -128,7 +133,7 @@ class RunRecorder:
     def _is_stale(self, run_id: int | None) -> bool:
         if run_id is None:
             return False
-        limit = 3 * self.settings.heartbeat_seconds
+        limit = STALE_HEARTBEATS * self.settings.heartbeat_seconds
         row = self._execute(
             "SELECT TIMESTAMPDIFF(MICROSECOND, COALESCE(heartbeat_at, created_at), NOW(3))"
             " FROM etl_runs WHERE id = %s",
@@ -145,6 +150,28 @@ class RunRecorder:
             "WHERE status IN ('queued', 'running')",
             (_now(),),
         )
+
+    def claim_load(self, load_conn: pymysql.connections.Connection) -> None:
+        """Take the load lock on the run's load connection, killing an orphaned holder.
+
+        A run evicted while frozen (or whose lock connection was killed) keeps its load
+        connection and the row locks its merge took; holding the run lock proves that load is
+        an orphan, so it is killed rather than waited for (it could wait forever).
+        """
+        with load_conn.cursor() as cur:
+            cur.execute(*self.holds_lock_sql())
+            if cur.fetchone()[0] != 1:
+                raise LockLost("the run lock was lost before the load began; nothing was loaded")
+            cur.execute("SELECT GET_LOCK(%s, 0), IS_USED_LOCK(%s)", (self.load_lock_name,) * 2)
+            taken, holder = cur.fetchone()
+            if taken == 1:
+                return
+            if holder is not None:
+                with contextlib.suppress(pymysql.MySQLError):
+                    cur.execute(f"KILL CONNECTION {int(holder)}")
+            cur.execute("SELECT GET_LOCK(%s, %s)", (self.load_lock_name, LOAD_LOCK_WAIT))
+            if cur.fetchone()[0] != 1:
+                raise LockLost("the load of an evicted run is still going; nothing was loaded")
 
     def holds_lock_sql(self) -> tuple[str, tuple]:
         """Return a query any connection can run to check this recorder still holds the lock."""
@@ -206,12 +233,23 @@ class RunRecorder:
 
     def fail(self, message: str) -> None:
         """Mark the run failed, unless it already finished."""
-        with contextlib.suppress(pymysql.MySQLError):
-            self._execute(
-                "UPDATE etl_runs SET status = 'failed', finished_at = %s, error_message = %s "
-                "WHERE id = %s AND status IN ('queued', 'running')",
-                (_now(), message[:4000], self.run_id),
-            )
+        sql = (
+            "UPDATE etl_runs SET status = 'failed', finished_at = %s, error_message = %s "
+            "WHERE id = %s AND status IN ('queued', 'running')"
+        )
+        params = (_now(), message[:4000], self.run_id)
+        try:
+            self._execute(sql, params)
+        except pymysql.MySQLError:
+            # The lock connection died (killed, or the server restarted): say so on a fresh one,
+            # or the run would show 'running' until the next run found it abandoned.
+            with contextlib.suppress(pymysql.MySQLError):
+                conn = connect_warehouse(self.settings, autocommit=True)
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute(sql, params)
+                finally:
+                    conn.close()
 
     def _beat(self) -> None:
         while not self._stop.wait(self.settings.heartbeat_seconds):

@@ -93,7 +93,14 @@ class ChunkResult:
 
 
 def _blank(text: pd.Series) -> pd.Series:
-    return text.isna() | (text.str.strip() == "")
+    # Only spaces make a value blank, as PostgreSQL's btrim: a tab or an ideographic space is
+    # data, kept byte for byte like any other character.
+    return text.isna() | (text.str.strip(" ") == "")
+
+
+# An exact thousandth as PostgreSQL prints a numeric. Extract leaves such a price NA only when it
+# is too large for int64 thousandths: it is then out of range, not invalid.
+_EXACT_THOUSANDTH = r"-?[0-9]+(\.[0-9]{0,3}0*)?"
 
 
 def classify(lines: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -107,6 +114,7 @@ def classify(lines: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         | (lines["country"].str.len() > MAX_TEXT)
     ).fillna(False)
     day = lines["day"]
+    too_large = (price.isna() & lines["unit_price"].str.fullmatch(_EXACT_THOUSANDTH)).fillna(False)
     tests = {
         "missing_invoice": _blank(lines["invoice_no"]),
         "missing_stock_code": _blank(lines["stock_code"]),
@@ -116,11 +124,11 @@ def classify(lines: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         "date_out_of_range": (day < MIN_DAY) | (day >= MAX_DAY),
         "missing_quantity": qty.isna(),
         "missing_price": lines["unit_price"].isna(),
-        "invalid_price": price.isna(),
+        "invalid_price": price.isna() & ~too_large,
         "text_too_long": too_long,
         "zero_quantity": qty == 0,
         "quantity_out_of_range": qty.abs() > MAX_QUANTITY,
-        "price_out_of_range": price.abs() > MAX_UNIT_PRICE_MILLI,
+        "price_out_of_range": (price.abs() > MAX_UNIT_PRICE_MILLI) | too_large,
         "negative_price": price < 0,
         "zero_price": (price == 0) & ~cancelled,
         "positive_quantity_on_cancellation": cancelled & (qty > 0),
@@ -139,10 +147,14 @@ def _line_values(lines: pd.DataFrame) -> pd.Series:
     """Return |quantity| x unit price in thousandths, proving the chunk's sums cannot overflow."""
     qty = lines["quantity"].astype("int64").abs()
     price = lines["unit_price_milli"].astype("int64")
-    bound = float(qty.max() if len(qty) else 0) * float(price.max() if len(price) else 0)
-    if bound * max(len(lines), 1) >= INT64_LIMIT:
+    # classify bounds each product by MAX_QUANTITY x MAX_UNIT_PRICE_MILLI (10**15): exact in
+    # int64. Every group's sum is at most the chunk's total, summed here in float with a margin
+    # of half of int64 that float rounding cannot eat. (Bounding by max quantity x max price x
+    # lines refused a chunk of 10,000 lines that held one line at both limits.)
+    values = qty * price
+    if float(values.to_numpy(dtype="float64").sum()) >= INT64_LIMIT / 2:
         raise OverflowError("a chunk's money sums could exceed int64; lower ETL_CHUNK_ROWS")
-    return qty * price
+    return values
 
 
 def _aggregate(valid: pd.DataFrame, keys: list[str], with_return_orders: bool) -> pd.DataFrame:
