@@ -115,6 +115,24 @@ def test_chunk_aggregates_sales_returns_orders_and_duplicates():
     assert list(result.rejects["id"]) == [5]
 
 
+def test_sums_beyond_float64_precision_stay_exact():
+    # 11 lines of 999,999 x 999,999.999: an odd total of thousandths above 2**53, which float64
+    # (np.bincount's accumulator) cannot hold.
+    big = {"quantity": 999_999, "unit_price": "999999.999", "unit_price_milli": 999_999_999}
+    result = transform_chunk(lines(*[{**big, "invoice_no": str(i)} for i in range(11)]))
+    revenue = int(result.product_sales.iloc[0].revenue_milli)
+    assert revenue == 11 * 999_999 * 999_999_999 and revenue > 2**53 and revenue % 2 == 1
+    assert int(result.country_sales.iloc[0].revenue_milli) == revenue
+
+
+def test_keys_that_differ_only_in_case_or_spaces_stay_apart():
+    result = transform_chunk(
+        lines({"stock_code": "85123A"}, {"stock_code": "85123a"}, {"stock_code": "85123A "})
+    )
+    assert sorted(result.product_sales["stock_code"]) == ["85123A", "85123A ", "85123a"]
+    assert list(result.product_sales["sale_lines"]) == [1, 1, 1]
+
+
 def test_newest_non_blank_description_names_the_product():
     result = transform_chunk(
         lines({"description": "OLD"}, {"description": "NEW"}, {"description": ""})

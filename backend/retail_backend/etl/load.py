@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,13 +133,20 @@ def day_numbers_to_yyyymmdd(days: pd.Series) -> np.ndarray:
 
 
 class WarehouseLoad:
-    """One run's load connection: staging as chunks arrive, then one atomic merge."""
+    """One run's load connection: staging as chunks arrive, then one atomic merge.
+
+    Chunks are staged by one writer thread, so MySQL stores a chunk while the next one is
+    transformed; the caller waits for the previous chunk before queueing the next, which keeps
+    at most one chunk's aggregates waiting in memory.
+    """
 
     def __init__(self, settings: Settings, run_id: int, full: bool) -> None:
         self.run_id = run_id
         self.full = full
         self.conn = connect_warehouse(settings, read_timeout=settings.etl_read_timeout)
         self._descriptions: dict[str, tuple[int, str]] = {}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-stage")
+        self._staging: Future | None = None
         with self.conn.cursor() as cur:
             for ddl in _STAGING:
                 cur.execute(ddl)
@@ -172,7 +180,16 @@ class WarehouseLoad:
                 )
 
     def stage(self, result: ChunkResult) -> None:
-        """Stage one chunk's aggregates and record its rejects."""
+        """Queue one chunk for staging, once the previous one is written (its error raises here)."""
+        self._finish_staging()
+        self._staging = self._writer.submit(self._stage_chunk, result)
+
+    def _finish_staging(self) -> None:
+        staging, self._staging = self._staging, None
+        if staging is not None:
+            staging.result()
+
+    def _stage_chunk(self, result: ChunkResult) -> None:
         for frame, table in (
             (result.product_sales, "stage_product_sales"),
             (result.country_sales, "stage_country_sales"),
@@ -232,6 +249,7 @@ class WarehouseLoad:
         self, progress: Progress, watermark: str, lock_check: tuple[str, tuple]
     ) -> KeyCounts:
         """Merge the staged keys, finish the run and commit, all or nothing."""
+        self._finish_staging()
         counts = KeyCounts()
         with self.conn.cursor() as cur:
             self._apply_descriptions(cur)
@@ -289,6 +307,9 @@ class WarehouseLoad:
 
     def close(self) -> None:
         """Roll back whatever was not committed and close the connection."""
+        with contextlib.suppress(Exception):
+            self._finish_staging()  # the connection is the writer's until it is done
+        self._writer.shutdown()
         with contextlib.suppress(Exception):
             self.conn.rollback()
         with contextlib.suppress(Exception):

@@ -134,13 +134,13 @@ def classify(lines: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         "positive_quantity_on_cancellation": cancelled & (qty > 0),
         "negative_quantity_on_sale": ~cancelled & (qty < 0),
     }
-    reason = pd.Series(pd.NA, index=lines.index, dtype="string")
-    for code in reversed(REASONS):  # the first matching test wins, so apply it last
-        hit = tests[code].fillna(False).astype(bool)
-        reason = reason.mask(hit, code)
-    kind = pd.Series(np.where(cancelled, RETURN, SALE), index=lines.index, dtype="string")
-    kind = kind.mask(reason.notna(), REJECT)
-    return kind, reason
+    codes = np.full(len(lines), -1, dtype=np.int8)
+    for number in reversed(range(len(REASONS))):  # the first matching test wins: apply it last
+        codes[tests[REASONS[number]].fillna(False).to_numpy(dtype=bool)] = number
+    categories = pd.Categorical.from_codes(codes, categories=REASONS)
+    reason = pd.Series(categories, index=lines.index).astype("string")
+    kinds = np.where(codes >= 0, REJECT, np.where(cancelled.to_numpy(dtype=bool), RETURN, SALE))
+    return pd.Series(kinds, index=lines.index, dtype="string"), reason
 
 
 def _line_values(lines: pd.DataFrame) -> pd.Series:
@@ -157,32 +157,72 @@ def _line_values(lines: pd.DataFrame) -> pd.Series:
     return values
 
 
+def group_codes(columns: list[pd.Series]) -> np.ndarray:
+    """Number the distinct combinations of ``columns`` 0..n-1, in order of first appearance.
+
+    Grouping on one int64 array instead of a MultiIndex of strings is what keeps the transform
+    fast; re-numbering after each column keeps the combined code dense, so it cannot overflow.
+    """
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        column_codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
+    return codes.astype(np.int64, copy=False)
+
+
+def _sum_by(groups: np.ndarray, count: int, values: np.ndarray) -> np.ndarray:
+    """Exact int64 sums of non-negative ``values`` per group.
+
+    np.bincount adds in float64, which is exact while every partial sum stays below 2**53;
+    beyond that, the slower integer np.add.at.
+    """
+    if values.sum() < 2**53:
+        return np.bincount(groups, weights=values, minlength=count).astype(np.int64)
+    sums = np.zeros(count, dtype=np.int64)
+    np.add.at(sums, groups, values)
+    return sums
+
+
+def _distinct_by(groups: np.ndarray, count: int, items: np.ndarray, item_count: int) -> np.ndarray:
+    """Count the distinct ``items`` (codes below ``item_count``) of each group."""
+    pairs = pd.unique(groups * item_count + items)
+    return np.bincount(pairs // item_count, minlength=count)
+
+
 def _aggregate(valid: pd.DataFrame, keys: list[str], with_return_orders: bool) -> pd.DataFrame:
-    sales = valid[valid["kind"] == SALE]
-    returns = valid[valid["kind"] == RETURN]
-    measures = sales.groupby(keys, sort=False).agg(
-        sale_lines=("id", "size"), units_sold=("units", "sum"), revenue_milli=("value", "sum")
-    )
-    measures["orders"] = sales[[*keys, "invoice_no"]].drop_duplicates().groupby(keys).size()
-    returned = returns.groupby(keys, sort=False).agg(
-        return_lines=("id", "size"),
-        units_returned=("units", "sum"),
-        returns_value_milli=("value", "sum"),
-    )
-    if with_return_orders:
-        returned["return_orders"] = (
-            returns[[*keys, "invoice_no"]].drop_duplicates().groupby(keys).size()
-        )
+    groups = group_codes([valid[k] for k in keys])
+    count = int(groups.max()) + 1 if len(groups) else 0
+    _, first_rows = np.unique(groups, return_index=True)
+    result = valid[keys].iloc[first_rows].reset_index(drop=True)
+    invoices, invoice_values = pd.factorize(valid["invoice_no"])
+    units, value = valid["units"].to_numpy(), valid["value"].to_numpy()
+    for prefix, rows in (("sale", valid["is_sale"].to_numpy()), ("return", ~valid["is_sale"])):
+        rows = np.asarray(rows)
+        measures = {
+            "sale": ("sale_lines", "units_sold", "revenue_milli", "orders"),
+            "return": ("return_lines", "units_returned", "returns_value_milli", "return_orders"),
+        }[prefix]
+        lines_name, units_name, value_name, orders_name = measures
+        result[lines_name] = np.bincount(groups[rows], minlength=count)
+        result[units_name] = _sum_by(groups[rows], count, units[rows])
+        result[value_name] = _sum_by(groups[rows], count, value[rows])
+        if prefix == "sale" or with_return_orders:
+            result[orders_name] = _distinct_by(
+                groups[rows], count, invoices[rows], len(invoice_values)
+            )
     columns = [*MEASURES, *RETURN_MEASURES] + (["return_orders"] if with_return_orders else [])
-    result = measures.join(returned, how="outer").fillna(0).astype("int64")
-    return result.reset_index()[[*keys, *columns]]
+    return result[[*keys, *columns]].astype(dict.fromkeys(columns, "int64"))
 
 
 def newest_descriptions(lines: pd.DataFrame) -> pd.DataFrame:
     """Return, per stock code, the newest (highest id) non-blank description."""
     described = lines.loc[~_blank(lines["description"]) & ~_blank(lines["stock_code"])]
-    newest = described.sort_values("id").drop_duplicates("stock_code", keep="last")
-    return newest.rename(columns={"id": "source_id"})[["stock_code", "source_id", "description"]]
+    codes, uniques = pd.factorize(described["stock_code"])
+    ids = described["id"].to_numpy(dtype=np.int64)
+    newest = np.full(len(uniques), -1, dtype=np.int64)
+    np.maximum.at(newest, codes, ids)
+    chosen = described.loc[ids == newest[codes]]  # ids are unique: one line per stock code
+    return chosen.rename(columns={"id": "source_id"})[["stock_code", "source_id", "description"]]
 
 
 def transform_chunk(lines: pd.DataFrame) -> ChunkResult:
@@ -190,7 +230,7 @@ def transform_chunk(lines: pd.DataFrame) -> ChunkResult:
     kind, reason = classify(lines)
     rejected = reason.notna()
     valid = lines.loc[~rejected, ["id", "invoice_no", "stock_code", "country", "day"]].copy()
-    valid["kind"] = kind[~rejected]
+    valid["is_sale"] = (kind[~rejected] == SALE).to_numpy(dtype=bool)
     valid["day"] = valid["day"].astype("int64")
     valid["units"] = lines.loc[~rejected, "quantity"].astype("int64").abs()
     valid["value"] = _line_values(lines.loc[~rejected])
