@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -61,24 +63,52 @@ class Window:
     rows: int
 
 
+class SourceStalled(TimeoutError):
+    """The source stopped answering in the middle of a read."""
+
+
 class SourceReader:
     """One run's reads of the source, all in a single REPEATABLE READ snapshot.
 
     Arrow record batches come straight from PostgreSQL's binary COPY through ADBC, with no
     per-row Python work; that is what makes extraction run near the wire's speed.
+
+    Every read runs on its own daemon thread, one at a time, and is waited for at most
+    ``read_timeout`` seconds.
+    statement_timeout cannot help when the network stalls (the server never hears of the
+    stall), and a blocked ADBC read cannot be interrupted; so the run gives up on it, fails, and
+    leaves that thread and its connection to end whenever the read does.
     """
 
-    def __init__(self, connection: adbc.Connection) -> None:
+    def __init__(self, connection: adbc.Connection, read_timeout: float) -> None:
         self._conn = connection
         self._cursor = connection.cursor()
+        self._read_timeout = read_timeout
+        self._stalled = False
+        self.watermark: str = self._wait(_in_thread(self._begin))
+
+    def _begin(self) -> str:
         statement = self._cursor.adbc_statement
         statement.set_sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         statement.execute_update()
-        self.watermark: str = self._query("SELECT pg_current_snapshot()::text AS s")[0][0]
+        return self._fetch("SELECT pg_current_snapshot()::text AS s")[0][0]
 
-    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def _fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
         self._cursor.execute(sql, parameters=params or None)
         return self._cursor.fetchall()
+
+    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return self._wait(_in_thread(self._fetch, sql, params))
+
+    def _wait(self, read: Future):
+        try:
+            return read.result(timeout=self._read_timeout)
+        except FutureTimeout:
+            self._stalled = True
+            raise SourceStalled(
+                f"the source database did not answer within {self._read_timeout:g} s "
+                "(ETL_READ_TIMEOUT)"
+            ) from None
 
     def changed_days(self, since: str) -> set[dt.date | None]:
         """Return the days touched since the snapshot ``since`` (None for undated lines)."""
@@ -134,24 +164,39 @@ class SourceReader:
         ADBC releases the GIL while it reads, so the next window's COPY overlaps the transform
         and load of this one; one read at a time keeps the cursor single-threaded.
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-extract") as reader:
-            pending: tuple[Window, Future] | None = None
-            for window in windows:
-                upcoming = (window, reader.submit(self.read_window, window))
-                if pending is not None:
-                    yield pending[0], pending[1].result()
-                pending = upcoming
-            if pending is not None:
-                yield pending[0], pending[1].result()
+        pending: tuple[Window, Future] | None = None
+        for window in windows:
+            done = None if pending is None else (pending[0], self._wait(pending[1]))
+            pending = (window, _in_thread(self.read_window, window))  # once the last read ended
+            if done is not None:
+                yield done
+        if pending is not None:
+            yield pending[0], self._wait(pending[1])
 
     def close(self) -> None:
-        """End the snapshot and the connection."""
+        """End the snapshot and the connection (a stalled one is left to its reader thread)."""
+        if self._stalled:
+            return
         with contextlib.suppress(Exception):
             self._cursor.close()
         with contextlib.suppress(Exception):
             self._conn.rollback()
         with contextlib.suppress(Exception):
             self._conn.close()
+
+
+def _in_thread(read, *args) -> Future:
+    """Start ``read(*args)`` on a daemon thread (a stalled one never holds up the exit)."""
+    future: Future = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(read(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="etl-extract", daemon=True).start()
+    return future
 
 
 def consecutive_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:

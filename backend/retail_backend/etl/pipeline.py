@@ -73,7 +73,7 @@ def _extract_transform_load(settings: Settings, recorder: RunRecorder) -> None:
     recorder.start(watermark)
     progress = Progress(stage="extract")
     recorder.report(progress)
-    reader = SourceReader(connect_source_arrow(settings))
+    reader = SourceReader(connect_source_arrow(settings), settings.etl_read_timeout)
     load = None
     try:
         touched = None if full else reader.changed_days(watermark)
