@@ -66,17 +66,18 @@ def runs_command(limit: int) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_csv_command(path: str) -> None:
     """Import an "Online Retail" CSV export into the source table."""
-    from .etl import importer
+    from .etl.import_report import CsvImportError, format_report
+    from .etl.importer import import_csv
 
     try:
-        report = importer.import_csv(_settings(), path)
-    except importer.CsvImportError as exc:
+        report = import_csv(_settings(), path)
+    except CsvImportError as exc:
         click.echo(f"Nothing imported from {path}: {exc}", err=True)
         sys.exit(1)
     except psycopg.Error as exc:  # the database failed, not the file: nothing was committed
         click.echo(f"Nothing imported from {path}: database error: {exc}", err=True)
         sys.exit(1)
-    click.echo(importer.format_report(report))
+    click.echo(format_report(report))
 
 
 def init_app(app: Flask) -> None:
