@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 CLASSIFIED = """
-    WITH lines AS (
+    WITH lines AS (  -- quantity is widened to bigint: abs(-2^31) overflows integer
         SELECT invoice_no, stock_code, country, quantity, unit_price,
                invoice_date::date AS day,
                CASE
@@ -19,7 +19,7 @@ CLASSIFIED = """
         FROM online_sales
         WHERE btrim(coalesce(invoice_no, '')) <> '' AND btrim(coalesce(stock_code, '')) <> ''
           AND btrim(coalesce(country, '')) <> '' AND invoice_date >= '1990-01-01'
-          AND invoice_date < '2100-01-01' AND abs(quantity) <= 1000000
+          AND invoice_date < '2100-01-01' AND abs(quantity::bigint) <= 1000000
           AND unit_price <= 1000000 AND unit_price = round(unit_price, 3)
           AND length(invoice_no) <= 64 AND length(stock_code) <= 64 AND length(country) <= 64
     )

@@ -216,3 +216,65 @@ def test_moderate_latency_below_the_timeouts_still_answers_200(proxied, campaign
     campaign.cases(4)
     campaign.data_lost(wrong)
     assert wrong == 0, (during, fresh.json, ready.json, run.json)
+
+
+@pytest.mark.campaign("database_unreachable")
+def test_source_that_stalls_mid_run_fails_the_run_within_the_etl_read_timeout(
+    settings, loaded, source_db, campaign, record_property
+):
+    etl_read_timeout = 3.0
+    with fault_proxy(dbtools.PG_HOST, dbtools.PG_PORT) as proxy:
+        app = build_app(
+            settings.replace(
+                source_db_url=proxy.url(settings.source_db_url, dbtools.PG_PORT),
+                etl_read_timeout=etl_read_timeout,
+                **TIMEOUTS,
+            )
+        )
+        try:
+            client = app.test_client()
+            before = figures(client)
+            answers: list = []
+            # The run connects and takes its snapshot, then its first read of online_sales
+            # waits behind this lock; the answer the server sends on release falls into the
+            # black hole, as on a network that stalls mid-run.
+            with source_db.connect() as holder:
+                holder.execute("LOCK TABLE online_sales IN ACCESS EXCLUSIVE MODE")
+                trigger = threading.Thread(
+                    target=lambda: answers.append(client.post("/run-etl?wait=30&mode=full"))
+                )
+                trigger.start()
+                wait_for_etl_read_behind_lock(holder)
+                proxy.set_mode("blackhole")
+                stalled = time.monotonic()
+            trigger.join(30)
+            seconds = time.monotonic() - stalled
+            record_property("failed_run_seconds", round(seconds, 2))
+            run = answers[0].json
+            assert run["status"] == "failed", run
+            assert f"did not answer within {etl_read_timeout:g} s" in run["error"], run
+            assert seconds < etl_read_timeout + 2 * MARGIN, seconds
+            proxy.set_mode("pass")
+            again = client.post("/run-etl?wait=30&mode=full")  # the lock was freed
+            wrong = again.status_code != 200 or again.json["status"] != "succeeded"
+            wrong += figures(client)["sales"] != before["sales"]
+            campaign.cases(1)
+            campaign.data_lost(wrong)
+            assert wrong == 0, again.json
+        finally:
+            close_app(app)
+
+
+def wait_for_etl_read_behind_lock(holder, timeout: float = 15) -> None:
+    """Return once the ETL's extract connection waits on a lock of ``holder``'s database."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        holder.execute("SELECT pg_stat_clear_snapshot()")  # else it is frozen for the transaction
+        waiting = holder.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'retail-etl-extract' AND wait_event_type = 'Lock'"
+        ).fetchone()[0]
+        if waiting:
+            return
+        time.sleep(0.05)
+    pytest.fail("the run's extract never waited on the lock")

@@ -12,7 +12,7 @@ import pytest
 
 from retail_backend.etl import pipeline
 from tests.api.sample import insert_lines, sample_lines
-from tests.integration.expected import SOURCE_QUERIES, warehouse_checksum, warehouse_figures
+from tests.integration.expected import source_figures, warehouse_checksum, warehouse_figures
 
 pytestmark = pytest.mark.campaign("hostile_source_rows")
 
@@ -150,17 +150,6 @@ def insert_hostile(source_db, lines: list[dict]) -> list[int]:
                 ).fetchone()[0]
             )
     return ids
-
-
-def source_figures(source_db, grain: str) -> dict:
-    """The independent figures of tests/integration/expected.py, with quantity widened.
-
-    abs() of the smallest integer overflows PostgreSQL's integer, so it is taken on bigint.
-    """
-    sql = SOURCE_QUERIES[grain].replace("abs(quantity)", "abs(quantity::bigint)")
-    with source_db.connect() as conn:
-        rows = conn.execute(sql).fetchall()
-    return {key: tuple(v or 0 for v in values) for key, *values in rows}
 
 
 def differing_keys(source_db, warehouse_db) -> dict[str, list]:

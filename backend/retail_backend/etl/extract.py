@@ -74,18 +74,19 @@ class SourceReader:
     per-row Python work; that is what makes extraction run near the wire's speed.
 
     Every read runs on its own daemon thread, one at a time, and is waited for at most
-    ``read_timeout`` seconds.
-    statement_timeout cannot help when the network stalls (the server never hears of the
-    stall), and a blocked ADBC read cannot be interrupted; so the run gives up on it, fails, and
-    leaves that thread and its connection to end whenever the read does.
+    ``read_timeout`` seconds. statement_timeout cannot help when the network stalls (the server
+    never hears of it) and a blocked ADBC read cannot be interrupted, so the run gives up on
+    the read and fails; the thread closes the connection whenever the read ends.
     """
 
     def __init__(self, connection: adbc.Connection, read_timeout: float) -> None:
         self._conn = connection
         self._cursor = connection.cursor()
         self._read_timeout = read_timeout
-        self._stalled = False
-        self.watermark: str = self._wait(_in_thread(self._begin))
+        self._guard = threading.Lock()
+        self._abandoned = False
+        self._reading: Future | None = None
+        self.watermark: str = self._wait(self._start(self._begin))
 
     def _begin(self) -> str:
         statement = self._cursor.adbc_statement
@@ -98,13 +99,34 @@ class SourceReader:
         return self._cursor.fetchall()
 
     def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        return self._wait(_in_thread(self._fetch, sql, params))
+        return self._wait(self._start(self._fetch, sql, params))
+
+    def _start(self, read, *args) -> Future:
+        """Run ``read(*args)`` on a daemon thread (a stalled one never holds up the exit)."""
+        future: Future = Future()
+
+        def work() -> None:
+            try:
+                future.set_result(read(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                future.set_exception(exc)
+            with self._guard:
+                abandoned = self._abandoned
+            if abandoned:
+                self._close_connection()
+
+        self._reading = future
+        threading.Thread(target=work, name="etl-extract", daemon=True).start()
+        return future
 
     def _wait(self, read: Future):
         try:
             return read.result(timeout=self._read_timeout)
         except FutureTimeout:
-            self._stalled = True
+            with self._guard:
+                self._abandoned = not read.done()
+            if not self._abandoned:
+                return read.result()  # it ended just now
             raise SourceStalled(
                 f"the source database did not answer within {self._read_timeout:g} s "
                 "(ETL_READ_TIMEOUT)"
@@ -167,36 +189,27 @@ class SourceReader:
         pending: tuple[Window, Future] | None = None
         for window in windows:
             done = None if pending is None else (pending[0], self._wait(pending[1]))
-            pending = (window, _in_thread(self.read_window, window))  # once the last read ended
+            pending = (window, self._start(self.read_window, window))  # once the last read ended
             if done is not None:
                 yield done
         if pending is not None:
             yield pending[0], self._wait(pending[1])
 
     def close(self) -> None:
-        """End the snapshot and the connection (a stalled one is left to its reader thread)."""
-        if self._stalled:
-            return
+        """End the snapshot and the connection, once the read in flight (if any) has ended."""
+        if self._reading is not None and not self._abandoned:
+            with contextlib.suppress(Exception):
+                self._wait(self._reading)  # a prefetch the caller no longer wants
+        if not self._abandoned:
+            self._close_connection()
+
+    def _close_connection(self) -> None:
         with contextlib.suppress(Exception):
             self._cursor.close()
         with contextlib.suppress(Exception):
             self._conn.rollback()
         with contextlib.suppress(Exception):
             self._conn.close()
-
-
-def _in_thread(read, *args) -> Future:
-    """Start ``read(*args)`` on a daemon thread (a stalled one never holds up the exit)."""
-    future: Future = Future()
-
-    def work() -> None:
-        try:
-            future.set_result(read(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-            future.set_exception(exc)
-
-    threading.Thread(target=work, name="etl-extract", daemon=True).start()
-    return future
 
 
 def consecutive_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
