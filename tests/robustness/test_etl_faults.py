@@ -81,29 +81,26 @@ def loaded_then_changed(settings_with_passwords, source_db, warehouse_db) -> str
 
 
 @contextlib.contextmanager
-def merge_held(source_db, warehouse_db) -> Iterator[str]:
+def _warehouse_rows_locked(warehouse_db, table: str, waiter: str) -> Iterator[str]:
+    """Lock every row and gap of ``table``; yield how the run's waiting statement starts."""
+    blocker = warehouse_db.connect(autocommit=False)
+    try:
+        with blocker.cursor() as cur:
+            cur.execute(f"SELECT * FROM {table} FOR UPDATE")
+        yield waiter
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+
+def merge_held(source_db, warehouse_db):
     """Hold a row lock the merge needs: the run waits in its load stage."""
-    blocker = warehouse_db.connect(autocommit=False)
-    try:
-        with blocker.cursor() as cur:
-            cur.execute("SELECT * FROM daily_country_sales FOR UPDATE")
-        yield "UPDATE daily_country_sales"
-    finally:
-        blocker.rollback()
-        blocker.close()
+    return _warehouse_rows_locked(warehouse_db, "daily_country_sales", "UPDATE daily_country_sales")
 
 
-@contextlib.contextmanager
-def staging_held(source_db, warehouse_db) -> Iterator[str]:
+def staging_held(source_db, warehouse_db):
     """Lock every products row and gap: the first chunk waits to insert its new product."""
-    blocker = warehouse_db.connect(autocommit=False)
-    try:
-        with blocker.cursor() as cur:
-            cur.execute("SELECT * FROM products FOR UPDATE")
-        yield "INSERT INTO products"
-    finally:
-        blocker.rollback()
-        blocker.close()
+    return _warehouse_rows_locked(warehouse_db, "products", "INSERT INTO products")
 
 
 @contextlib.contextmanager
