@@ -114,7 +114,11 @@ def classify(lines: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         | (lines["country"].str.len() > MAX_TEXT)
     ).fillna(False)
     day = lines["day"]
-    too_large = (price.isna() & lines["unit_price"].str.fullmatch(_EXACT_THOUSANDTH)).fillna(False)
+    unparsed = price.isna().to_numpy(dtype=bool)  # rare: the regex runs on these lines only
+    too_large = pd.Series(False, index=lines.index)
+    too_large[unparsed] = (
+        lines["unit_price"][unparsed].str.fullmatch(_EXACT_THOUSANDTH).fillna(False)
+    )
     tests = {
         "missing_invoice": _blank(lines["invoice_no"]),
         "missing_stock_code": _blank(lines["stock_code"]),
