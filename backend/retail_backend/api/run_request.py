@@ -54,7 +54,9 @@ def _body_mode(request: Request) -> str | None:
         raise bad_request(f"the body may only hold mode, not {', '.join(map(repr, unknown))}")
     if "mode" in fields and not isinstance(fields["mode"], str):
         raise bad_request("mode in the body must be a string")
-    return fields.get("mode") or None
+    if fields.get("mode") == "":  # unlike an empty query parameter, a field the body names
+        raise bad_request(f"mode must be one of {', '.join(MODES)}, not empty")
+    return fields.get("mode")
 
 
 def _mode(request: Request) -> str:
