@@ -60,7 +60,7 @@ class Settings:
     read_timeout: float = 10.0  # seconds an API query may take
     etl_read_timeout: float = 900.0  # the ETL's own statements run longer
     heartbeat_seconds: float = 2.0
-    chunk_rows: int = 60_000
+    chunk_rows: int = 100_000
     run_wait_max: float = 60.0
     instance_name: str = "backend"
     ready_timeout: float = 2.0  # seconds /ready gives each database to answer
@@ -84,7 +84,7 @@ class Settings:
             read_timeout=_number(env, "DB_READ_TIMEOUT", 10.0),
             etl_read_timeout=_number(env, "ETL_READ_TIMEOUT", 900.0),
             heartbeat_seconds=_number(env, "ETL_HEARTBEAT_SECONDS", 2.0),
-            chunk_rows=int(_number(env, "ETL_CHUNK_ROWS", 60_000)),
+            chunk_rows=int(_number(env, "ETL_CHUNK_ROWS", 100_000)),
             run_wait_max=_number(env, "RUN_WAIT_MAX_SECONDS", 60.0),
             instance_name=read_setting(env, "INSTANCE_NAME")
             or read_setting(env, "HOSTNAME")

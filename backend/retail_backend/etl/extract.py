@@ -63,6 +63,15 @@ class Window:
     rows: int
 
 
+def use_system_allocator() -> None:
+    """Let pyarrow allocate with malloc instead of its default mimalloc.
+
+    mimalloc keeps freed memory in per-thread heaps, and every window is read on a new thread,
+    so a long run's RSS grew with the number of windows (378 MB at 5M lines against 262 MB).
+    """
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
 class SourceStalled(TimeoutError):
     """The source stopped answering in the middle of a read."""
 

@@ -11,7 +11,7 @@ import logging
 
 from ..config import Settings
 from ..db import connect_source_arrow, connect_warehouse, source_url, warehouse_url
-from .extract import SourceReader
+from .extract import SourceReader, use_system_allocator
 from .load import WarehouseLoad
 from .runs import Progress, RunRecorder, fetch_run, last_watermark
 from .transform import day_number, is_plausible_day, transform_chunk
@@ -73,6 +73,7 @@ def _extract_transform_load(settings: Settings, recorder: RunRecorder) -> None:
     recorder.start(watermark)
     progress = Progress(stage="extract")
     recorder.report(progress)
+    use_system_allocator()
     reader = SourceReader(connect_source_arrow(settings), settings.etl_read_timeout)
     load = None
     try:

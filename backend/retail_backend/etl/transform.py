@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .aggregate import KEY_COUNTRY, KEY_PRODUCT, CodedLines, aggregate
+
 SALE, RETURN, REJECT = "sale", "return", "reject"
 PRICE_SCALE = 1000  # unit prices are carried in thousandths
 MAX_QUANTITY = 1_000_000  # |quantity| beyond this is absurd for one order line
@@ -62,10 +64,6 @@ LINE_COLUMNS = (
     "country",  # str or NA
 )
 DUPLICATE_COLUMNS = [c for c in LINE_COLUMNS if c not in ("id", "day", "unit_price_milli")]
-KEY_PRODUCT = ["day", "country", "stock_code"]
-KEY_COUNTRY = ["day", "country"]
-MEASURES = ["sale_lines", "units_sold", "revenue_milli", "orders"]
-RETURN_MEASURES = ["return_lines", "units_returned", "returns_value_milli"]
 
 
 def day_number(day: dt.date) -> int:
@@ -141,115 +139,70 @@ def classify(lines: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     codes = np.full(len(lines), -1, dtype=np.int8)
     for number in reversed(range(len(REASONS))):  # the first matching test wins: apply it last
         codes[tests[REASONS[number]].fillna(False).to_numpy(dtype=bool)] = number
-    categories = pd.Categorical.from_codes(codes, categories=REASONS)
-    reason = pd.Series(categories, index=lines.index).astype("string")
-    kinds = np.where(codes >= 0, REJECT, np.where(cancelled.to_numpy(dtype=bool), RETURN, SALE))
-    return pd.Series(kinds, index=lines.index, dtype="string"), reason
+    reason = pd.Series(pd.Categorical.from_codes(codes, categories=REASONS), index=lines.index)
+    kinds = np.where(codes >= 0, 2, np.where(cancelled.to_numpy(dtype=bool), 1, 0))
+    kind = pd.Categorical.from_codes(kinds.astype(np.int8), categories=[SALE, RETURN, REJECT])
+    return pd.Series(kind, index=lines.index), reason  # categoricals: no string per line
 
 
-def _line_values(lines: pd.DataFrame) -> pd.Series:
+def _line_values(quantity: np.ndarray, price_milli: np.ndarray) -> np.ndarray:
     """Return |quantity| x unit price in thousandths, proving the chunk's sums cannot overflow."""
-    qty = lines["quantity"].astype("int64").abs()
-    price = lines["unit_price_milli"].astype("int64")
     # classify bounds each product by MAX_QUANTITY x MAX_UNIT_PRICE_MILLI (10**15): exact in
     # int64. Every group's sum is at most the chunk's total, summed here in float with a margin
     # of half of int64 that float rounding cannot eat. (Bounding by max quantity x max price x
     # lines refused a chunk of 10,000 lines that held one line at both limits.)
-    values = qty * price
-    if float(values.to_numpy(dtype="float64").sum()) >= INT64_LIMIT / 2:
+    values = np.abs(quantity) * price_milli
+    if float(values.astype(np.float64).sum()) >= INT64_LIMIT / 2:
         raise OverflowError("a chunk's money sums could exceed int64; lower ETL_CHUNK_ROWS")
     return values
 
 
-def group_codes(columns: list[pd.Series]) -> np.ndarray:
-    """Number the distinct combinations of ``columns`` 0..n-1, in order of first appearance.
-
-    Grouping on one int64 array instead of a MultiIndex of strings is what keeps the transform
-    fast; re-numbering after each column keeps the combined code dense, so it cannot overflow.
-    """
-    codes = np.zeros(len(columns[0]), dtype=np.int64)
-    for column in columns:
-        column_codes, uniques = pd.factorize(column, use_na_sentinel=False)
-        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
-    return codes.astype(np.int64, copy=False)
-
-
-def _sum_by(groups: np.ndarray, count: int, values: np.ndarray) -> np.ndarray:
-    """Exact int64 sums of non-negative ``values`` per group.
-
-    np.bincount adds in float64, which is exact while every partial sum stays below 2**53;
-    beyond that, the slower integer np.add.at.
-    """
-    if values.sum() < 2**53:
-        return np.bincount(groups, weights=values, minlength=count).astype(np.int64)
-    sums = np.zeros(count, dtype=np.int64)
-    np.add.at(sums, groups, values)
-    return sums
-
-
-def _distinct_by(groups: np.ndarray, count: int, items: np.ndarray, item_count: int) -> np.ndarray:
-    """Count the distinct ``items`` (codes below ``item_count``) of each group."""
-    pairs = pd.unique(groups * item_count + items)
-    return np.bincount(pairs // item_count, minlength=count)
-
-
-def _aggregate(valid: pd.DataFrame, keys: list[str], with_return_orders: bool) -> pd.DataFrame:
-    groups = group_codes([valid[k] for k in keys])
-    count = int(groups.max()) + 1 if len(groups) else 0
-    _, first_rows = np.unique(groups, return_index=True)
-    result = valid[keys].iloc[first_rows].reset_index(drop=True)
-    invoices, invoice_values = pd.factorize(valid["invoice_no"])
-    units, value = valid["units"].to_numpy(), valid["value"].to_numpy()
-    for prefix, rows in (("sale", valid["is_sale"].to_numpy()), ("return", ~valid["is_sale"])):
-        rows = np.asarray(rows)
-        measures = {
-            "sale": ("sale_lines", "units_sold", "revenue_milli", "orders"),
-            "return": ("return_lines", "units_returned", "returns_value_milli", "return_orders"),
-        }[prefix]
-        lines_name, units_name, value_name, orders_name = measures
-        result[lines_name] = np.bincount(groups[rows], minlength=count)
-        result[units_name] = _sum_by(groups[rows], count, units[rows])
-        result[value_name] = _sum_by(groups[rows], count, value[rows])
-        if prefix == "sale" or with_return_orders:
-            result[orders_name] = _distinct_by(
-                groups[rows], count, invoices[rows], len(invoice_values)
-            )
-    columns = [*MEASURES, *RETURN_MEASURES] + (["return_orders"] if with_return_orders else [])
-    return result[[*keys, *columns]].astype(dict.fromkeys(columns, "int64"))
-
-
-def newest_descriptions(lines: pd.DataFrame) -> pd.DataFrame:
-    """Return, per stock code, the newest (highest id) non-blank description."""
-    described = lines.loc[~_blank(lines["description"]) & ~_blank(lines["stock_code"])]
-    codes, uniques = pd.factorize(described["stock_code"])
-    ids = described["id"].to_numpy(dtype=np.int64)
+def newest_descriptions(lines: pd.DataFrame, counted: np.ndarray) -> pd.DataFrame:
+    """Return, per stock code, the newest (highest id) non-blank description of counted lines."""
+    described = np.flatnonzero(counted & ~_blank(lines["description"]).to_numpy(dtype=bool))
+    codes, uniques = pd.factorize(lines["stock_code"].array.take(described))
+    ids = lines["id"].to_numpy(dtype=np.int64)[described]
     newest = np.full(len(uniques), -1, dtype=np.int64)
     np.maximum.at(newest, codes, ids)
-    chosen = described.loc[ids == newest[codes]]  # ids are unique: one line per stock code
-    return chosen.rename(columns={"id": "source_id"})[["stock_code", "source_id", "description"]]
+    chosen = described[ids == newest[codes]]  # ids are unique: one line per stock code
+    picked = lines.iloc[chosen][["stock_code", "id", "description"]]
+    return picked.rename(columns={"id": "source_id"}).reset_index(drop=True)
+
+
+def _coded(lines: pd.DataFrame, kind: pd.Series, counted: np.ndarray) -> CodedLines:
+    codes, names = {}, {}
+    for key in ("country", "stock_code", "invoice_no"):
+        numbers, names[key] = pd.factorize(lines[key])
+        codes[key] = numbers[counted]
+    quantity = lines["quantity"].to_numpy(dtype=np.int64, na_value=0)[counted]
+    price = lines["unit_price_milli"].to_numpy(dtype=np.int64, na_value=0)[counted]
+    return CodedLines(
+        day=lines["day"].to_numpy(dtype=np.int64, na_value=0)[counted],
+        codes=codes,
+        names=names,
+        is_sale=(kind == SALE).to_numpy(dtype=bool)[counted],
+        units=np.abs(quantity),
+        value=_line_values(quantity, price),
+    )
 
 
 def transform_chunk(lines: pd.DataFrame) -> ChunkResult:
     """Classify the lines of whole days and aggregate them at both warehouse grains."""
     kind, reason = classify(lines)
-    rejected = reason.notna()
-    valid = lines.loc[~rejected, ["id", "invoice_no", "stock_code", "country", "day"]].copy()
-    valid["is_sale"] = (kind[~rejected] == SALE).to_numpy(dtype=bool)
-    valid["day"] = valid["day"].astype("int64")
-    valid["units"] = lines.loc[~rejected, "quantity"].astype("int64").abs()
-    valid["value"] = _line_values(lines.loc[~rejected])
-    rejects = lines.loc[
-        rejected,
-        ["id", "invoice_no", "stock_code", "quantity", "day", "unit_price_milli", "country"],
-    ].copy()
-    rejects.insert(1, "reason", reason[rejected])
+    rejected = reason.notna().to_numpy(dtype=bool)
+    counted = ~rejected
+    coded = _coded(lines, kind, counted)
+    rejects = lines.iloc[np.flatnonzero(rejected)][
+        ["id", "invoice_no", "stock_code", "quantity", "day", "unit_price_milli", "country"]
+    ]
+    rejects.insert(1, "reason", reason[rejected].astype(str))
     return ChunkResult(
-        product_sales=_aggregate(valid, KEY_PRODUCT, with_return_orders=False),
-        country_sales=_aggregate(valid, KEY_COUNTRY, with_return_orders=True),
+        product_sales=aggregate(coded, KEY_PRODUCT, with_return_orders=False),
+        country_sales=aggregate(coded, KEY_COUNTRY, with_return_orders=True),
         rejects=rejects,
-        descriptions=newest_descriptions(lines.loc[~rejected]),
+        descriptions=newest_descriptions(lines, counted),
         lines=len(lines),
-        loaded=len(valid),
+        loaded=int(counted.sum()),
         duplicates=int(lines.duplicated(subset=DUPLICATE_COLUMNS).sum()),
-        rejects_by_reason={k: int(v) for k, v in reason[rejected].value_counts().items()},
+        rejects_by_reason={k: int(v) for k, v in reason[rejected].value_counts().items() if v},
     )
