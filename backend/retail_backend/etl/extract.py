@@ -9,33 +9,45 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 import adbc_driver_postgresql.dbapi as adbc
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from .transform import EPOCH, LINE_COLUMNS, PRICE_SCALE
+from .source_lines import lines_frame
 
 UNDATED = None  # the pseudo-day of lines whose date is missing or not finite
 
 # Dates Python and the warehouse can hold; the others are read with the undated lines and
 # rejected by the transform.
 _DATED = "invoice_date >= '0001-01-01' AND invoice_date < '10000-01-01'"
-_SELECT = """
+# Window reads carry no bind parameters: ADBC streams a parameterless query through binary COPY,
+# but runs one with parameters through the row protocol, several times slower on both ends. The
+# bounds travel as parameters of set_config instead, and the query reads them back.
+_SET_WINDOW = (
+    "SELECT set_config('retail_etl.first_day', $1, true), "
+    "set_config('retail_etl.last_day', $2, true)"
+)
+_DATED_WINDOW = """
     SELECT id, invoice_no, stock_code, description, quantity,
-           invoice_date::text AS invoice_date,  -- text: any timestamp PostgreSQL holds
+           invoice_date,                        -- a timestamp Arrow holds: the window is dated
            unit_price::text AS unit_price,      -- text: exact, whatever its scale
            customer_id, country
-    FROM online_sales"""
+    FROM online_sales
+    WHERE invoice_date::date BETWEEN current_setting('retail_etl.first_day')::date
+                                 AND current_setting('retail_etl.last_day')::date"""
+_UNDATED_WINDOW = f"""
+    SELECT id, invoice_no, stock_code, description, quantity,
+           invoice_date::text AS invoice_date,  -- text: infinity, five-digit years, NULL
+           unit_price::text AS unit_price,
+           customer_id, country
+    FROM online_sales
+    WHERE NOT COALESCE({_DATED}, false)"""
 _DAY_COUNTS = f"""
     SELECT CASE WHEN {_DATED} THEN invoice_date::date END AS day, count(*)
     FROM online_sales GROUP BY 1 ORDER BY 1"""
@@ -182,11 +194,10 @@ class SourceReader:
     def read_window(self, window: Window) -> pd.DataFrame:
         """Return one window's lines, typed as the transform expects."""
         if window.first is None:
-            where, params = f"NOT COALESCE({_DATED}, false)", ()
+            self._cursor.execute(_UNDATED_WINDOW)
         else:
-            where = "invoice_date::date BETWEEN $1 AND $2"
-            params = (window.first, window.last)
-        self._cursor.execute(f"{_SELECT} WHERE {where}", parameters=params or None)
+            self._fetch(_SET_WINDOW, (window.first.isoformat(), window.last.isoformat()))
+            self._cursor.execute(_DATED_WINDOW)
         return lines_frame(self._cursor.fetch_arrow_table())
 
     def stream(self, windows: list[Window]) -> Iterator[tuple[Window, pd.DataFrame]]:
@@ -230,65 +241,3 @@ def consecutive_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
         else:
             ranges.append((day, day))
     return ranges
-
-
-def lines_frame(table: pa.Table) -> pd.DataFrame:
-    """Turn the wire table into the transform's columns, parsing dates and exact prices."""
-    frame = table.to_pandas(types_mapper=_nullable)
-    frame["day"] = parse_days(table.column("invoice_date").combine_chunks())
-    frame["unit_price_milli"] = parse_prices(table.column("unit_price").combine_chunks())
-    return frame[list(LINE_COLUMNS)]
-
-
-def _nullable(arrow_type: pa.DataType):
-    if pa.types.is_integer(arrow_type):
-        return pd.Int64Dtype()
-    if pa.types.is_string(arrow_type):
-        return pd.StringDtype()
-    return None
-
-
-_TIMESTAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d) \d\d:\d\d:\d\d(\.\d+)?$")
-
-
-def parse_days(text: pa.Array) -> pd.Series:
-    """Return days since 1970-01-01 for PostgreSQL timestamp text; NA where it does not parse."""
-    stamps = pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
-    seconds = pc.cast(stamps, pa.int64()).to_pandas(types_mapper=_nullable)
-    days = seconds // 86_400
-    retry = np.flatnonzero(days.isna().to_numpy() & text.is_valid().to_numpy(zero_copy_only=False))
-    for i in retry:  # fractional seconds, BC or five-digit years: rare, parsed one by one
-        match = _TIMESTAMP.match(text[i].as_py())
-        if match:
-            year, month, day = (int(g) for g in match.groups()[:3])
-            try:
-                days.iat[i] = (dt.date(year, month, day) - EPOCH).days
-            except ValueError:
-                pass
-    return days
-
-
-def parse_prices(text: pa.Array) -> pd.Series:
-    """Return prices in thousandths; NA for text that is not an exact thousandth below 10**15."""
-    try:
-        scaled = pc.cast(text, pa.decimal128(18, 3))
-    except pa.ArrowInvalid:  # too many decimals, too large, NaN: fall back line by line
-        return pd.Series([_price_milli(v) for v in text.to_pylist()], dtype="Int64")
-    # A decimal128 holds its unscaled integer in 16 little-endian bytes; with 18 digits it fits
-    # the low 8, which are read directly as int64.
-    raw = np.frombuffer(scaled.buffers()[1], dtype=np.int64)
-    low = raw[2 * scaled.offset : 2 * (scaled.offset + len(scaled)) : 2]
-    valid = scaled.is_valid().to_numpy(zero_copy_only=False)
-    return pd.Series(pd.arrays.IntegerArray(low.copy(), ~valid))
-
-
-def _price_milli(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = Decimal(text) * PRICE_SCALE
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value != value.to_integral_value() or abs(value) >= 10**15:
-        return None
-    return int(value)
