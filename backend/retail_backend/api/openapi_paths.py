@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..etl.pipeline import MODES
-from ..etl.transform import REASONS
+from ..etl.rules import REASONS
 from .openapi_spec import SORTS, STRING, closed, json_content, ref
 from .sales_query import FORMATS, GROUPS, MAX_LIMIT, MAX_OFFSET
 

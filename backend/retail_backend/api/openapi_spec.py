@@ -9,7 +9,7 @@ code uses (row fields, sort fields, reject reasons, modes), so the two cannot dr
 from __future__ import annotations
 
 from ..etl.pipeline import MODES
-from ..etl.transform import REASONS
+from ..etl.rules import REASONS
 from .sales_query import FIELDS, GROUPS, MAX_LIMIT, MEASURES
 from .serialize import RUN_FIELDS
 

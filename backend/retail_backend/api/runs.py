@@ -18,8 +18,8 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from .. import auth, metrics
 from ..connections import warehouse
 from ..etl.pipeline import start_run
+from ..etl.rules import REASONS
 from ..etl.runs import RunInProgress, active_run_id, fetch_run
-from ..etl.transform import REASONS
 from ..extensions import Extension, retail
 from ..queries.runs import LastRun, find_run_by_key, list_rejects, list_runs
 from . import params

@@ -13,8 +13,9 @@ from ..config import Settings
 from ..db import connect_source_arrow, connect_warehouse, source_url, warehouse_url
 from .extract import SourceReader, use_system_allocator
 from .load import WarehouseLoad
+from .rules import day_number, is_plausible_day
 from .runs import Progress, RunRecorder, fetch_run, last_watermark
-from .transform import day_number, is_plausible_day, transform_chunk
+from .transform import transform_chunk
 
 MODES = ("incremental", "full")
 log = logging.getLogger(__name__)
