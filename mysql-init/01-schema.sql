@@ -26,11 +26,9 @@ CREATE TABLE IF NOT EXISTS daily_product_sales (
     sale_date        DATE NOT NULL,
     country_key      INT UNSIGNED NOT NULL,
     product_key      INT UNSIGNED NOT NULL,
-    sale_lines       INT UNSIGNED NOT NULL,
     units_sold       BIGINT NOT NULL,
     revenue          DECIMAL(20, 3) NOT NULL,
     orders           INT UNSIGNED NOT NULL,   -- distinct invoices with a sale line of the product
-    return_lines     INT UNSIGNED NOT NULL,
     units_returned   BIGINT NOT NULL,
     returns_value    DECIMAL(20, 3) NOT NULL,
     PRIMARY KEY (sale_date, country_key, product_key),
@@ -42,11 +40,9 @@ CREATE TABLE IF NOT EXISTS daily_product_sales (
 CREATE TABLE IF NOT EXISTS daily_country_sales (
     sale_date        DATE NOT NULL,
     country_key      INT UNSIGNED NOT NULL,
-    sale_lines       INT UNSIGNED NOT NULL,
     units_sold       BIGINT NOT NULL,
     revenue          DECIMAL(20, 3) NOT NULL,
     orders           INT UNSIGNED NOT NULL,   -- distinct invoices with at least one sale line
-    return_lines     INT UNSIGNED NOT NULL,
     units_returned   BIGINT NOT NULL,
     returns_value    DECIMAL(20, 3) NOT NULL,
     return_orders    INT UNSIGNED NOT NULL,   -- distinct cancellation invoices
