@@ -1,12 +1,14 @@
 """ETL benchmark (not a test): this pipeline beside three references, measured in one run.
 
-Usage: .venv/bin/python bench/etl_bench.py [--rows 1000000]
+Usage: .venv/bin/python bench/etl_bench.py [--rows 1000000 [5000000 ...]] [--repeat 3]
 
 (a) naive: pandas.read_sql of the whole table, groupby, insert the aggregates;
 (b) the same aggregation as one GROUP BY inside PostgreSQL;
 (c) the wire limit: psql COPY of the columns the pipeline reads, to /dev/null.
-Each is timed in its own child process (interpreter start-up excluded, except for (c)), which
-also reports its peak RSS.
+Each job runs in its own child process (interpreter start-up excluded, except for (c)), which
+also reports its peak RSS. The jobs run in interleaved rounds, so a slow spell of a shared
+machine hits all of them alike; the table gives each job's best and median seconds, its
+ratio to the best (c), and the highest peak RSS of its rounds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -35,6 +38,16 @@ GROUP_BY_SQL = """
     FROM online_sales
     WHERE invoice_no NOT LIKE 'C%' AND quantity > 0 AND unit_price > 0
     GROUP BY 1, 2, 3"""
+ADD_ONE_PERCENT = """
+    INSERT INTO online_sales (invoice_no, stock_code, description, quantity, invoice_date,
+                              unit_price, customer_id, country)
+    SELECT %s || invoice_no, stock_code, description, quantity,
+           invoice_date + interval '1 minute', unit_price, customer_id, country
+    FROM online_sales
+    WHERE invoice_date > (SELECT max(invoice_date) - interval '7 days' FROM online_sales)
+    ORDER BY id LIMIT %s"""
+WIRE = "(c) wire limit: psql COPY"
+FULL = "pipeline: full run, empty warehouse"
 
 
 def child(kind: str, source_url: str, warehouse_url: str) -> dict:
@@ -44,62 +57,58 @@ def child(kind: str, source_url: str, warehouse_url: str) -> dict:
 
     settings = Settings(source_db_url=source_url, warehouse_db_url=warehouse_url)
     start = time.perf_counter()
-    extra: dict = {}
-    if kind.startswith("pipeline"):
-        record = pipeline.run(settings, mode="full" if kind == "pipeline-full" else "incremental")
+    if kind in ("full", "incremental"):
+        record = pipeline.run(settings, mode=kind)
         assert record["status"] == "succeeded", record["error_message"]
-        extra = {
-            "lines": record["rows_extracted"],
-            "keys": record["keys_inserted"] + record["keys_updated"],
-        }
     elif kind == "naive":
-        import warnings
-
-        import pandas as pd
-        import psycopg
-        import pymysql
-
-        warnings.simplefilter("ignore")
-        with psycopg.connect(source_url) as conn:
-            frame = pd.read_sql("SELECT * FROM online_sales", conn)
-        sales = frame[
-            ~frame.invoice_no.str.startswith("C") & (frame.quantity > 0) & (frame.unit_price > 0)
-        ].copy()
-        sales["day"] = sales.invoice_date.dt.date
-        sales["revenue"] = sales.quantity * sales.unit_price
-        grouped = (
-            sales.groupby(["stock_code", "day", "country"])
-            .agg(
-                units=("quantity", "sum"),
-                revenue=("revenue", "sum"),
-                orders=("invoice_no", "nunique"),
-            )
-            .reset_index()
-        )
-        url = dbtools.WarehouseDB(warehouse_url.rsplit("/", 1)[1])
-        conn = url.connect(autocommit=False)
-        with conn.cursor() as cur:
-            cur.execute(
-                "CREATE TABLE naive_sales (stock_code VARCHAR(64), day DATE, "
-                "country VARCHAR(64), units BIGINT, revenue DECIMAL(20,3), orders INT)"
-            )
-            rows = [tuple(r) for r in grouped.itertuples(index=False)]
-            for i in range(0, len(rows), 10_000):
-                cur.executemany(
-                    "INSERT INTO naive_sales VALUES (%s,%s,%s,%s,%s,%s)", rows[i : i + 10_000]
-                )
-        conn.commit()
-        conn.close()
-        del pymysql
-        extra = {"lines": len(frame), "keys": len(grouped)}
+        naive(source_url, warehouse_url)
     elif kind == "group-by":
         import psycopg
 
         with psycopg.connect(source_url) as conn:
-            extra = {"keys": len(conn.execute(GROUP_BY_SQL).fetchall())}
+            conn.execute(GROUP_BY_SQL).fetchall()
     seconds = time.perf_counter() - start
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "rss_mb": rss_mb, **extra}
+    return {"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def naive(source_url: str, warehouse_url: str) -> None:
+    """Reference (a): the whole table in one DataFrame, groupby, multi-row inserts."""
+    import warnings
+
+    import pandas as pd
+    import psycopg
+
+    warnings.simplefilter("ignore")
+    with psycopg.connect(source_url) as conn:
+        frame = pd.read_sql("SELECT * FROM online_sales", conn)
+    sales = frame[
+        ~frame.invoice_no.str.startswith("C") & (frame.quantity > 0) & (frame.unit_price > 0)
+    ].copy()
+    sales["day"] = sales.invoice_date.dt.date
+    sales["revenue"] = sales.quantity * sales.unit_price
+    grouped = (
+        sales.groupby(["stock_code", "day", "country"])
+        .agg(
+            units=("quantity", "sum"),
+            revenue=("revenue", "sum"),
+            orders=("invoice_no", "nunique"),
+        )
+        .reset_index()
+    )
+    conn = dbtools.WarehouseDB(warehouse_url.rsplit("/", 1)[1]).connect(autocommit=False)
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS naive_sales")
+        cur.execute(
+            "CREATE TABLE naive_sales (stock_code VARCHAR(64), day DATE, "
+            "country VARCHAR(64), units BIGINT, revenue DECIMAL(20,3), orders INT)"
+        )
+        rows = [tuple(r) for r in grouped.itertuples(index=False)]
+        for i in range(0, len(rows), 10_000):
+            cur.executemany(
+                "INSERT INTO naive_sales VALUES (%s,%s,%s,%s,%s,%s)", rows[i : i + 10_000]
+            )
+    conn.commit()
+    conn.close()
 
 
 def measure(kind: str, source, warehouse) -> dict:
@@ -115,77 +124,96 @@ def measure(kind: str, source, warehouse) -> dict:
 def wire_limit(source) -> dict:
     start = time.perf_counter()
     subprocess.run(
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-h",
-            dbtools.PG_HOST,
-            "-U",
-            dbtools.PG_USER,
-            "-d",
-            source.name,
-            "-c",
-            f"COPY (SELECT {PIPELINE_COLUMNS} FROM online_sales) TO STDOUT",
-        ],
+        ["psql", "-X", "-q", "-h", dbtools.PG_HOST, "-U", dbtools.PG_USER, "-d", source.name]
+        + ["-c", f"COPY (SELECT {PIPELINE_COLUMNS} FROM online_sales) TO STDOUT"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
     return {"seconds": time.perf_counter() - start, "rss_mb": float("nan")}
 
 
+def bench(rows: int, repeat: int) -> dict[str, list[dict]]:
+    """Generate ``rows`` source lines and run every job ``repeat`` times, interleaved."""
+    source = dbtools.create_source_db(seeded=True, prefix="bench_src")
+    naive_dw = dbtools.create_warehouse_db(prefix="bench_naive")
+    results: dict[str, list[dict]] = {}
+    try:
+        print(f"generating {rows:,} source lines ...", flush=True)
+        with source.connect(autocommit=True) as conn:
+            conn.execute("TRUNCATE online_sales, online_sales_changes RESTART IDENTITY")
+            conn.execute("SELECT generate_online_sales(%s)", (rows,))
+            conn.execute("VACUUM ANALYZE online_sales")
+        warehouse = None
+        for round_ in range(repeat):
+            print(f"round {round_ + 1} of {repeat} ...", flush=True)
+            if warehouse is not None:
+                warehouse.drop()
+            warehouse = dbtools.create_warehouse_db(prefix="bench_dw")
+            jobs = (
+                (WIRE, None, None),
+                ("(b) one GROUP BY in PostgreSQL", "group-by", warehouse),
+                ("(a) naive read_sql+groupby+insert", "naive", naive_dw),
+                (FULL, "full", warehouse),
+                ("pipeline: incremental, no change", "incremental", warehouse),
+            )
+            for name, kind, target in jobs:
+                figures = wire_limit(source) if kind is None else measure(kind, source, target)
+                results.setdefault(name, []).append(figures)
+        assert warehouse is not None
+        for round_ in range(repeat):  # each round adds 1% new lines dated in the last 7 days
+            with source.connect(autocommit=True) as conn:
+                conn.execute(ADD_ONE_PERCENT, (f"N{round_}", rows // 100))
+            results.setdefault("pipeline: incremental, +1% in last 7 days", []).append(
+                measure("incremental", source, warehouse)
+            )
+        for _ in range(repeat):  # a rebuild over the loaded warehouse: compare, not append
+            results.setdefault("pipeline: full run over a loaded warehouse", []).append(
+                measure("full", source, warehouse)
+            )
+        warehouse.drop()
+    finally:
+        source.drop()
+        naive_dw.drop()
+    return results
+
+
+def report(rows: int, results: dict[str, list[dict]]) -> None:
+    best = {name: min(r["seconds"] for r in runs) for name, runs in results.items()}
+    wire, full = best[WIRE], best[FULL]
+    print(f"\nN = {rows:,} source lines, {len(results[WIRE])} rounds\n")
+    print(
+        f"{'job':<46}{'best s':>8}{'median s':>10}{'lines/s':>12}{'peak RSS MB':>13}"
+        f"{'x wire':>8}{'x full':>8}"
+    )
+    for name, runs in results.items():
+        median = statistics.median(r["seconds"] for r in runs)
+        rss = max(r["rss_mb"] for r in runs)
+        print(
+            f"{name:<46}{best[name]:>8.2f}{median:>10.2f}{rows / best[name]:>12,.0f}"
+            f"{rss:>13.0f}{best[name] / wire:>8.2f}{best[name] / full:>8.3f}"
+        )
+    naive = best["(a) naive read_sql+groupby+insert"]
+    print(f"\nfull run: {naive / full:.2f}x faster than (a), {full / wire:.2f}x the time of (c)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", nargs=3, metavar=("KIND", "SOURCE", "WAREHOUSE"))
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child)))
         return
-    source = dbtools.create_source_db(seeded=True, prefix="bench_src")
-    warehouse = dbtools.create_warehouse_db(prefix="bench_dw")
-    naive_dw = dbtools.create_warehouse_db(prefix="bench_naive")
-    try:
-        print(f"generating {args.rows:,} source lines ...", flush=True)
-        with source.connect(autocommit=True) as conn:
-            conn.execute("TRUNCATE online_sales, online_sales_changes RESTART IDENTITY")
-            conn.execute("SELECT generate_online_sales(%s)", (args.rows,))
-            conn.execute("VACUUM ANALYZE online_sales")
-        results = {
-            "(c) wire limit: psql COPY": wire_limit(source),
-            "(b) one GROUP BY in PostgreSQL": measure("group-by", source, warehouse),
-            "(a) naive read_sql+groupby+insert": measure("naive", source, naive_dw),
-            "pipeline: full run": measure("pipeline-full", source, warehouse),
-            "pipeline: incremental, no change": measure("pipeline-incremental", source, warehouse),
-        }
-        with source.connect(autocommit=True) as conn:  # 1% new lines in the last 7 days
-            conn.execute(
-                "INSERT INTO online_sales (invoice_no, stock_code, description, quantity, "
-                "invoice_date, unit_price, customer_id, country) "
-                "SELECT 'N' || invoice_no, stock_code, description, quantity, "
-                "invoice_date + interval '1 minute', unit_price, customer_id, country "
-                "FROM online_sales WHERE invoice_date > (SELECT max(invoice_date) - "
-                "interval '7 days' FROM online_sales) ORDER BY id LIMIT %s",
-                (args.rows // 100,),
-            )
-        results["pipeline: incremental, +1% in last 7 days"] = measure(
-            "pipeline-incremental", source, warehouse
-        )
-    finally:
-        source.drop()
-        warehouse.drop()
-        naive_dw.drop()
-    wire = results["(c) wire limit: psql COPY"]["seconds"]
-    full = results["pipeline: full run"]["seconds"]
-    print(f"\nN = {args.rows:,} source lines\n")
-    print(f"{'job':<45}{'seconds':>9}{'lines/s':>12}{'peak RSS MB':>13}{'x wire':>8}{'x full':>8}")
-    for name, r in results.items():
-        print(
-            f"{name:<45}{r['seconds']:>9.2f}{args.rows / r['seconds']:>12,.0f}"
-            f"{r['rss_mb']:>13.0f}{r['seconds'] / wire:>8.2f}{r['seconds'] / full:>8.3f}"
-        )
-    naive = results["(a) naive read_sql+groupby+insert"]["seconds"]
-    print(f"\nfull run is {naive / full:.2f}x faster than (a) and {full / wire:.2f}x (c)")
+    peak = {}
+    for rows in args.rows:
+        results = bench(rows, args.repeat)
+        report(rows, results)
+        peak[rows] = max(r["rss_mb"] for r in results[FULL])
+    if len(peak) > 1:
+        smallest = min(peak)
+        for rows, rss in peak.items():
+            print(f"full run peak RSS at {rows:,} lines: {rss:.0f} MB, {rss / peak[smallest]:.2f}x")
 
 
 if __name__ == "__main__":

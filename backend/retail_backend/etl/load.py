@@ -139,7 +139,13 @@ class WarehouseLoad:
             inserted = self._insert_rows(fact.name if self.direct else fact.stage, columns)
             self._direct_inserts += inserted if self.direct else 0
         self._record_rejects(result.rejects)
-        for code, source_id, text in result.descriptions.itertuples(index=False):
+        descriptions = result.descriptions
+        for code, source_id, text in zip(  # lists: iterating Arrow-backed columns is slow
+            descriptions["stock_code"].tolist(),
+            descriptions["source_id"].tolist(),
+            descriptions["description"].tolist(),
+            strict=True,
+        ):
             if source_id > self._descriptions.get(code, (0, ""))[0]:
                 self._descriptions[code] = (source_id, text[:DESCRIPTION_LENGTH])
 

@@ -53,7 +53,7 @@ def thousandths(milli: np.ndarray, missing: np.ndarray | None = None) -> pa.Arra
 def hex_literals(texts: pd.Series, length: int = MAX_TEXT) -> pa.Array:
     """Return each text's first ``length`` characters as a hexadecimal literal, NA as NULL."""
     return pa.array(
-        [None if pd.isna(t) else f"X'{t[:length].encode().hex()}'" for t in texts],
+        [None if pd.isna(t) else f"X'{t[:length].encode().hex()}'" for t in texts.tolist()],
         type=pa.string(),
     )
 
