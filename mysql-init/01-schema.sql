@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS etl_runs (
     status           VARCHAR(16) NOT NULL,    -- queued | running | succeeded | failed
     mode             VARCHAR(16) NOT NULL,    -- incremental | full
     triggered_by     VARCHAR(128) NOT NULL,
-    idempotency_key  VARCHAR(128) NULL,
+    idempotency_key  VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NULL,  -- exact: 'A' <> 'a'
     stage            VARCHAR(16) NOT NULL,    -- queued | extract | load | done
     created_at       DATETIME(3) NOT NULL,
     started_at       DATETIME(3) NULL,

@@ -167,6 +167,13 @@ def test_idempotency_key_makes_a_retry_return_the_same_run(client, sample):
     assert other.status_code == 200 and other.json["id"] != first.json["id"]
 
 
+def test_idempotency_keys_that_differ_only_in_case_start_different_runs(client, sample):
+    first = client.post("/run-etl?wait=30", headers={"Idempotency-Key": "Retry-A"})
+    second = client.post("/run-etl?wait=30", headers={"Idempotency-Key": "retry-a"})
+    assert first.status_code == second.status_code == 200
+    assert first.json["id"] != second.json["id"]
+
+
 def test_concurrent_retries_with_one_key_all_get_the_same_run(seeded_app):
     clients = [seeded_app.test_client() for _ in range(6)]
     barrier = threading.Barrier(len(clients))

@@ -308,6 +308,24 @@ def start_etl_process(settings: Settings) -> subprocess.Popen:
     )
 
 
+def assert_next_run_took_over(
+    signal_name: str,
+    seconds: float,
+    unchanged: bool,
+    after: dict,
+    source_db,
+    warehouse_db,
+    campaign,
+) -> None:
+    """Check that a new run was accepted within 3 heartbeats of the signal and is exact."""
+    lost = (not unchanged) + differing_keys(source_db, warehouse_db)
+    campaign.data_lost(lost)
+    assert seconds < 3 * HEARTBEAT, f"the trigger was accepted {seconds:.2f} s after {signal_name}"
+    assert unchanged, f"the run stopped by {signal_name} changed the warehouse"
+    assert after["status"] == "succeeded", after["error_message"]
+    assert lost == 0
+
+
 @pytest.mark.campaign("etl_process_killed")
 @pytest.mark.parametrize("hold", ["first_read", "extract", "load"])
 def test_sigkilled_etl_process_frees_the_lock_at_once_and_the_next_run_is_exact(
@@ -336,12 +354,9 @@ def test_sigkilled_etl_process_frees_the_lock_at_once_and_the_next_run_is_exact(
     unchanged = warehouse_checksum(warehouse_db) == loaded_then_changed
     assert_clear_failure(*run_status(warehouse_db, dead_run), settings)
     after = pipeline.execute(settings, recorder)
-    lost = (not unchanged) + differing_keys(source_db, warehouse_db)
-    campaign.data_lost(lost)
-    assert seconds < 3 * HEARTBEAT, f"the trigger was accepted {seconds:.2f} s after the kill"
-    assert unchanged, "the killed run changed the warehouse"
-    assert after["status"] == "succeeded", after["error_message"]
-    assert lost == 0
+    assert_next_run_took_over(
+        "SIGKILL", seconds, unchanged, after, source_db, warehouse_db, campaign
+    )
 
 
 @pytest.mark.campaign("etl_process_killed")
@@ -387,9 +402,4 @@ def test_frozen_etl_process_is_evicted_within_three_heartbeats_and_can_commit_no
             process.wait(timeout=10)
         pool.shutdown(wait=True)
     assert_clear_failure(*run_status(warehouse_db, frozen_run), settings)
-    lost = (not refused) + differing_keys(source_db, warehouse_db)
-    campaign.data_lost(lost)
-    assert seconds < 3 * HEARTBEAT, f"the trigger was accepted {seconds:.2f} s after the freeze"
-    assert refused, "the frozen run changed the warehouse"
-    assert after["status"] == "succeeded", after["error_message"]
-    assert lost == 0
+    assert_next_run_took_over("SIGSTOP", seconds, refused, after, source_db, warehouse_db, campaign)
