@@ -86,7 +86,8 @@ FACT_TABLES = (
     ),
 )
 
-# The days an incremental run rebuilds: keys of those days that were not staged have vanished.
+# Each fact table's staging twin, and the days an incremental run rebuilds (a key of those days
+# that was not staged has vanished from the source).
 STAGING = (
     *(fact.stage_ddl() for fact in FACT_TABLES),
     "CREATE TEMPORARY TABLE stage_days (sale_date DATE NOT NULL PRIMARY KEY) ENGINE=InnoDB",
