@@ -1,32 +1,42 @@
 #!/usr/bin/env bash
 # Build and start the retail ETL stack with Docker Compose, and wait until every service is
-# healthy. On the first run it writes .env with random secrets; an existing .env is never
-# touched. ./deploy-scaled.sh is this script with --scaled.
+# healthy. On the first run it writes .env with random secrets (an existing .env is never
+# touched); on every run it writes the secret files of .secrets/ from .env, which the services
+# read from /run/secrets/. ./deploy-scaled.sh is this script with --scaled.
 set -euo pipefail
 
 readonly DEFAULT_BACKEND_REPLICAS=3
 readonly DEFAULT_FRONTEND_REPLICAS=2
 readonly MAX_REPLICAS=32
 readonly SCALED_FILE=docker-compose-scaled.yml
+readonly SECRETS_DIR=.secrets
+# What .env must set, and the optional settings with secrets of their own.
+readonly REQUIRED_SETTINGS=(POSTGRES_USER POSTGRES_PASSWORD SOURCE_DB_READONLY_USER
+    SOURCE_DB_READONLY_PASSWORD MYSQL_ROOT_PASSWORD WAREHOUSE_DB_USER WAREHOUSE_DB_PASSWORD
+    API_TOKEN SECRET_KEY)
 
 usage() {
     cat <<EOF
-Usage: ./deploy.sh [--scaled [--backend N] [--frontend M]]
+Usage: ./deploy.sh [--scaled [--backend N] [--frontend M]] [--secrets-only]
        ./deploy-scaled.sh [--backend N] [--frontend M]
 
 Builds the images and starts the stack with 'docker compose up -d --build --wait'.
-On the first run, writes .env (see .env.example) with random passwords and tokens.
+On the first run, writes .env (see .env.example) with random passwords and tokens; on every
+run, writes the secret files in $SECRETS_DIR/ from .env.
 
-  (default)       docker-compose.yml: dashboard on :8080, API on :5001
-  --scaled        $SCALED_FILE: nginx on :80 in front of several
-                  dashboard and API replicas; nginx is reloaded afterwards so it
-                  sends traffic to every replica
+  (default)       docker-compose.yml: dashboard on :\${DASHBOARD_PORT:-8080}, API on :\${API_PORT:-5001}
+  --scaled        $SCALED_FILE: nginx on :\${HTTP_PORT:-80} in front of several
+                  dashboard and API replicas (rescale later with plain
+                  'docker compose -f $SCALED_FILE up -d --scale backend-api=N')
   --backend N     API replicas with --scaled (1-$MAX_REPLICAS, default $DEFAULT_BACKEND_REPLICAS)
   --frontend M    dashboard replicas with --scaled (1-$MAX_REPLICAS, default $DEFAULT_FRONTEND_REPLICAS)
+  --secrets-only  write .env (first run) and $SECRETS_DIR/, then stop: for a plain
+                  'docker compose up' or 'docker stack deploy -c docker-stack.yml'
   -h, --help      show this help
 
 Both topologies are the same compose project (retail-etl) and share its database volumes.
-Environment: DEPLOY_WAIT_TIMEOUT, seconds to wait for health (default 300).
+Environment: DEPLOY_WAIT_TIMEOUT, seconds to wait for health (default 300); the image and
+port variables of the compose files (see .env.example).
 EOF
 }
 
@@ -98,6 +108,83 @@ EOF
     echo "Wrote .env with new random secrets (mode 600; keep it private)."
 }
 
+# Read .env into the associative array SETTINGS: KEY=VALUE lines (an optional "export ",
+# optional quotes around the value), as Compose reads the file; comments and blanks skipped.
+declare -A SETTINGS=()
+read_env_file() {
+    local line key value
+    while IFS= read -r line || [[ -n "$line" ]]; do
+        line="${line%$'\r'}"
+        [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+        [[ "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] \
+            || die ".env: cannot read the line '$line' (expected NAME=value)"
+        key="${BASH_REMATCH[2]}"
+        value="${BASH_REMATCH[3]}"
+        if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
+            value="${BASH_REMATCH[1]}"
+        fi
+        SETTINGS[$key]="$value"
+    done <.env
+    local name
+    for name in "${REQUIRED_SETTINGS[@]}"; do
+        [[ -n "${SETTINGS[$name]:-}" ]] || die ".env does not set $name (see .env.example)"
+        [[ "${SETTINGS[$name]}" != change-me ]] \
+            || die ".env still has the placeholder 'change-me' for $name: replace it (see .env.example)"
+    done
+}
+
+# Print setting $1 as Compose sees it: from the environment, else from .env, else $2.
+setting() {
+    local from_environment="${!1:-}"
+    printf '%s' "${from_environment:-${SETTINGS[$1]:-$2}}"
+}
+
+# Percent-encode $1 for the user or password part of a URL.
+url_encode() {
+    local LC_ALL=C text="$1" out="" char i
+    for ((i = 0; i < ${#text}; i++)); do
+        char="${text:i:1}"
+        if [[ "$char" =~ [A-Za-z0-9._~-] ]]; then
+            out+="$char"
+        else
+            out+="$(printf '%%%02X' "'$char")"
+        fi
+    done
+    printf '%s' "$out"
+}
+
+# Every reader strips the final newline; with it, an unset optional secret is still a file of
+# one byte, as Swarm requires.
+write_secret() { # name value
+    local target="$SECRETS_DIR/$1" temporary="$SECRETS_DIR/.$1.new"
+    printf '%s\n' "$2" >"$temporary"
+    chmod 0444 "$temporary"
+    mv -f "$temporary" "$target"
+}
+
+# The secret files the compose files mount, derived from .env on every run so that an edited
+# or hand-written .env takes effect. A bind-mounted file keeps its host owner and mode, and each
+# container runs as a user of its own: the files are readable by all (0444) inside a folder
+# only this user may enter (0700).
+write_secret_files() {
+    read_env_file
+    mkdir -p "$SECRETS_DIR"
+    chmod 0700 "$SECRETS_DIR"
+    local reader etl
+    reader="$(url_encode "${SETTINGS[SOURCE_DB_READONLY_USER]}"):$(url_encode "${SETTINGS[SOURCE_DB_READONLY_PASSWORD]}")"
+    etl="$(url_encode "${SETTINGS[WAREHOUSE_DB_USER]}"):$(url_encode "${SETTINGS[WAREHOUSE_DB_PASSWORD]}")"
+    write_secret postgres_password "${SETTINGS[POSTGRES_PASSWORD]}"
+    write_secret source_db_readonly_password "${SETTINGS[SOURCE_DB_READONLY_PASSWORD]}"
+    write_secret mysql_root_password "${SETTINGS[MYSQL_ROOT_PASSWORD]}"
+    write_secret warehouse_db_password "${SETTINGS[WAREHOUSE_DB_PASSWORD]}"
+    write_secret source_db_url "postgresql://$reader@postgres-db:5432/retail"
+    write_secret warehouse_db_url "mysql://$etl@mysql-db:3306/retail_dw"
+    write_secret api_token "${SETTINGS[API_TOKEN]}"
+    write_secret api_read_token "${SETTINGS[API_READ_TOKEN]:-}"
+    write_secret secret_key "${SETTINGS[SECRET_KEY]}"
+    echo "Wrote the secret files in $SECRETS_DIR/ from .env."
+}
+
 print_usage_hints() { # base URL of the API, dashboard URL
     local api="$1" dashboard="$2"
     cat <<EOF
@@ -117,7 +204,7 @@ EOF
 }
 
 main() {
-    local scaled=false replicas_given=false
+    local scaled=false replicas_given=false secrets_only=false
     local backend="$DEFAULT_BACKEND_REPLICAS" frontend="$DEFAULT_FRONTEND_REPLICAS"
     while (($#)); do
         case "$1" in
@@ -126,6 +213,7 @@ main() {
                 return 0
                 ;;
             --scaled) scaled=true ;;
+            --secrets-only) secrets_only=true ;;
             --backend | --frontend)
                 (($# >= 2)) || die "$1 needs a number (see --help)"
                 if [[ "$1" == --backend ]]; then backend="$2"; else frontend="$2"; fi
@@ -148,8 +236,14 @@ main() {
         || die "DEPLOY_WAIT_TIMEOUT must be a number of seconds, not '$wait_timeout'"
 
     cd "$(dirname "${BASH_SOURCE[0]}")"
+    if [[ "$secrets_only" == true ]]; then
+        write_env_file
+        write_secret_files
+        return 0
+    fi
     require_docker
     write_env_file
+    write_secret_files
 
     local -a compose=(docker compose) up_args=()
     if [[ "$scaled" == true ]]; then
@@ -165,13 +259,13 @@ main() {
     fi
 
     if [[ "$scaled" == true ]]; then
-        # nginx resolves the replicas' addresses when it (re)loads its configuration: a reload
-        # makes it send traffic to replicas added by this run and forget removed ones.
-        "${compose[@]}" exec -T nginx nginx -s reload \
-            || die "could not reload nginx; run: ${compose[*]} exec nginx nginx -s reload"
-        print_usage_hints "http://localhost/api" "http://localhost/"
+        local host=localhost http_port
+        http_port="$(setting HTTP_PORT 80)"
+        [[ "$http_port" == 80 ]] || host+=":$http_port"
+        print_usage_hints "http://$host/api" "http://$host/"
     else
-        print_usage_hints "http://localhost:5001" "http://localhost:8080"
+        print_usage_hints "http://localhost:$(setting API_PORT 5001)" \
+            "http://localhost:$(setting DASHBOARD_PORT 8080)"
     fi
 }
 

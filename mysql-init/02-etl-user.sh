@@ -7,9 +7,20 @@
 # that is not executable, so this file changes no shell options, never calls exit, and keeps
 # its work in functions; sourced, it runs SQL through the image's docker_process_sql.
 #
-# Environment: WAREHOUSE_DB_USER, WAREHOUSE_DB_PASSWORD (from .env), MYSQL_DATABASE and
-# MYSQL_ROOT_PASSWORD (the image's). The mysql client has no bind variables, so the password
-# is escaped as a string literal and the names must be plain identifiers.
+# Environment: WAREHOUSE_DB_USER and WAREHOUSE_DB_PASSWORD, or WAREHOUSE_DB_PASSWORD_FILE (a
+# Docker secret), from .env; MYSQL_DATABASE and MYSQL_ROOT_PASSWORD(_FILE) (the image's). The
+# mysql client has no bind variables, so the password is escaped as a string literal and the
+# names must be plain identifiers.
+
+# Print the value of setting $1, or the contents of the file that $1_FILE names.
+etl_user_setting() {
+    local file_name="${1}_FILE"
+    if [[ -n "${!file_name:-}" ]]; then
+        cat -- "${!file_name}"
+    else
+        printf '%s' "${!1:-}"
+    fi
+}
 
 # Print $1 as a single-quoted MySQL string literal (the server's default sql_mode, where a
 # backslash escapes).
@@ -27,13 +38,18 @@ etl_user_run_sql() {
         # Run by hand (or made executable): the root password goes in an option file, never
         # on the command line.
         mysql --defaults-extra-file=<(printf '[client]\nuser=root\npassword="%s"\n' \
-            "${MYSQL_ROOT_PASSWORD:-}") --database=mysql
+            "$(etl_user_setting MYSQL_ROOT_PASSWORD)") --database=mysql
     fi
 }
 
 etl_user_create() {
     local user="${WAREHOUSE_DB_USER:?WAREHOUSE_DB_USER is not set}"
-    local password="${WAREHOUSE_DB_PASSWORD:?WAREHOUSE_DB_PASSWORD is not set}"
+    local password
+    password="$(etl_user_setting WAREHOUSE_DB_PASSWORD)" || return 1
+    if [[ -z "$password" ]]; then
+        echo "02-etl-user.sh: WAREHOUSE_DB_PASSWORD(_FILE) is not set" >&2
+        return 1
+    fi
     local database="${MYSQL_DATABASE:?MYSQL_DATABASE is not set}"
 
     if [[ ! "$user" =~ ^[A-Za-z0-9_]{1,32}$ ]]; then

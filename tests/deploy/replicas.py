@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,11 +72,26 @@ class Bridge:
         self._ip("link", "add", self.name, "type", "bridge")
         self._ip("addr", "add", f"{self.address}/24", "dev", self.name)
         self._ip("link", "set", self.name, "up")
+        self._forward("-I")
 
     def delete(self) -> None:
+        self._forward("-D")
         subprocess.run(
             [*self.sudo, self.ip, "link", "delete", self.name], capture_output=True, check=False
         )
+
+    def _forward(self, action: str) -> None:
+        """Let frames across this bridge through the firewall's FORWARD chain.
+
+        A running dockerd sets that chain's policy to DROP and has bridged frames filtered by
+        iptables (bridge-nf-call-iptables=1): without this rule the namespaces could not reach
+        each other while a Docker Engine runs. Nothing to do where iptables is not installed.
+        """
+        iptables = shutil.which("iptables", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+        if iptables is None:
+            return
+        rule = ["FORWARD", "-i", self.name, "-o", self.name, "-j", "ACCEPT"]
+        subprocess.run([*self.sudo, iptables, action, *rule], capture_output=True, check=False)
 
     def attach(self, namespace: NetNamespace, host_number: int) -> str:
         """Give ``namespace`` the address prefix.host_number on the bridge; return it."""

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.deploy
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO_FILES = ["deploy.sh", "deploy-scaled.sh", ".env.example", *(p.name for p in COMPOSE_FILES)]
-TOOLS = ["bash", "env", "dirname", "date", "cat", "od", "tr"]
+TOOLS = ["bash", "env", "dirname", "date", "cat", "od", "tr", "mkdir", "chmod", "mv"]
 SECRETS = {name for name in REQUIRED_VARIABLES if re.search(r"PASSWORD|TOKEN|SECRET", name)}
 
 FAKE_DOCKER = """#!/bin/sh
@@ -135,11 +135,11 @@ def test_secrets_are_random_without_openssl_too(tmp_path: Path):
 
 def test_an_existing_env_is_never_overwritten(deploy: Deploy):
     existing = deploy.repo / ".env"
-    existing.write_text("API_TOKEN=mine\n")
+    existing.write_text(valid_env(API_TOKEN="mine"))
     existing.chmod(0o640)
     result = deploy.run("deploy.sh")
     assert result.returncode == 0, result.stderr
-    assert existing.read_text() == "API_TOKEN=mine\n"
+    assert existing.read_text() == valid_env(API_TOKEN="mine")
     assert stat.S_IMODE(existing.stat().st_mode) == 0o640
     assert "existing .env" in result.stdout
     assert any(call.startswith("compose up -d --build --wait") for call in deploy.docker_calls())
@@ -150,10 +150,7 @@ def test_the_env_it_writes_satisfies_compose(deploy: Deploy, path: Path):
     assert deploy.run("deploy.sh").returncode == 0
     result = run_compose(deploy.repo / path.name, deploy.repo / ".env", "config", "-q")
     assert result.returncode == 0, result.stderr
-    assert set(deploy.env_file()) >= set(example_values()) - {
-        "GUNICORN_WORKERS",
-        "SOURCE_DB_ADMIN_URL",
-    }
+    assert set(deploy.env_file()) >= set(example_values())
 
 
 def test_it_prints_the_urls_and_curl_commands_that_work(deploy: Deploy):
@@ -168,18 +165,117 @@ def test_a_failed_start_fails_and_points_to_the_logs(deploy: Deploy):
     result = deploy.run("deploy-scaled.sh", FAKE_DOCKER_UP_FAILS="1")
     assert result.returncode != 0
     assert "logs" in result.stderr
-    assert not any("reload" in call for call in deploy.docker_calls())
 
 
-def test_scaled_deploy_scales_as_asked_then_reloads_nginx(deploy: Deploy):
+def test_scaled_deploy_scales_as_asked_and_needs_no_nginx_reload(deploy: Deploy):
     result = deploy.run("deploy-scaled.sh", "--backend", "5", "--frontend", "2")
     assert result.returncode == 0, result.stderr
-    *_, up, reload = deploy.docker_calls()
+    up = deploy.docker_calls()[-1]
     assert up.startswith("compose -f docker-compose-scaled.yml up -d --build --wait")
     assert up.endswith("--scale backend-api=5 --scale frontend=2")
-    assert reload == "compose -f docker-compose-scaled.yml exec -T nginx nginx -s reload"
+    assert not any("reload" in call for call in deploy.docker_calls())
     assert "curl http://localhost/api/sales" in result.stdout
     assert 'Bearer $API_TOKEN" http://localhost/api/run-etl' in result.stdout
+
+
+def test_printed_urls_follow_the_published_ports(deploy: Deploy):
+    (deploy.repo / ".env").write_text(valid_env() + "API_PORT=15001\nHTTP_PORT=18000\n")
+    plain = deploy.run("deploy.sh", DASHBOARD_PORT="18080")
+    assert plain.returncode == 0, plain.stderr
+    assert "http://localhost:18080" in plain.stdout
+    assert "curl http://localhost:15001/sales" in plain.stdout
+    scaled = deploy.run("deploy-scaled.sh")
+    assert "curl http://localhost:18000/api/sales" in scaled.stdout
+
+
+# The secret files ---------------------------------------------------------------------------
+
+SECRET_FILES = {
+    "postgres_password",
+    "source_db_readonly_password",
+    "mysql_root_password",
+    "warehouse_db_password",
+    "source_db_url",
+    "warehouse_db_url",
+    "api_token",
+    "api_read_token",
+    "secret_key",
+}
+
+
+def valid_env(**overrides: str) -> str:
+    values = {name: f"{name.lower().replace('_', '')}42" for name in REQUIRED_VARIABLES}
+    values.update(overrides)
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def secret(deploy: Deploy, name: str) -> str:
+    return (deploy.repo / ".secrets" / name).read_text()
+
+
+def test_every_run_writes_the_secret_files_from_env_readable_only_through_a_private_folder(
+    deploy: Deploy,
+):
+    assert deploy.run("deploy.sh").returncode == 0
+    env = deploy.env_file()
+    folder = deploy.repo / ".secrets"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {p.name for p in folder.iterdir()} == SECRET_FILES
+    for path in folder.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o444, path.name
+    assert secret(deploy, "api_token") == env["API_TOKEN"] + "\n"
+    assert secret(deploy, "mysql_root_password") == env["MYSQL_ROOT_PASSWORD"] + "\n"
+    # An optional secret left empty is still a file: Swarm refuses empty secrets.
+    assert secret(deploy, "api_read_token") == "\n"
+    assert secret(deploy, "source_db_url") == (
+        f"postgresql://retail_reader:{env['SOURCE_DB_READONLY_PASSWORD']}@postgres-db:5432/retail\n"
+    )
+    # A changed .env takes effect on the next run.
+    text = (deploy.repo / ".env").read_text().replace(env["API_TOKEN"], "rotated-token")
+    (deploy.repo / ".env").write_text(text)
+    assert deploy.run("deploy.sh").returncode == 0
+    assert secret(deploy, "api_token") == "rotated-token\n"
+
+
+def test_passwords_with_url_characters_are_percent_encoded_in_the_urls(deploy: Deploy):
+    (deploy.repo / ".env").write_text(
+        valid_env(WAREHOUSE_DB_PASSWORD="p@ss:w/rd%", SOURCE_DB_READONLY_PASSWORD="a b#c")
+    )
+    assert deploy.run("deploy.sh").returncode == 0
+    assert secret(deploy, "warehouse_db_url") == (
+        "mysql://warehousedbuser42:p%40ss%3Aw%2Frd%25@mysql-db:3306/retail_dw\n"
+    )
+    assert secret(deploy, "source_db_url").startswith(
+        "postgresql://sourcedbreadonlyuser42:a%20b%23c@"
+    )
+    assert secret(deploy, "warehouse_db_password") == "p@ss:w/rd%\n"
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_VARIABLES))
+def test_an_env_missing_a_setting_or_keeping_a_placeholder_is_refused(deploy: Deploy, name):
+    for problem, text in (
+        (
+            "does not set",
+            "".join(
+                line for line in valid_env().splitlines(True) if not line.startswith(f"{name}=")
+            ),
+        ),
+        ("placeholder", valid_env(**{name: "change-me"})),
+    ):
+        (deploy.repo / ".env").write_text(text)
+        result = deploy.run("deploy.sh")
+        assert result.returncode != 0
+        assert name in result.stderr and problem in result.stderr
+        assert not any(" up " in f" {call} " for call in deploy.docker_calls())
+        assert not (deploy.repo / ".secrets").exists()
+
+
+def test_secrets_only_writes_env_and_secrets_without_docker(tmp_path: Path):
+    deploy = Deploy(tmp_path, with_docker=False)
+    result = deploy.run("deploy.sh", "--secrets-only")
+    assert result.returncode == 0, result.stderr
+    assert set(deploy.env_file()) >= REQUIRED_VARIABLES
+    assert {p.name for p in (deploy.repo / ".secrets").iterdir()} == SECRET_FILES
 
 
 def test_scaled_deploy_defaults_to_three_apis_and_two_dashboards(deploy: Deploy):

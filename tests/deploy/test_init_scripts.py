@@ -179,7 +179,28 @@ def test_readonly_script_stops_when_a_setting_is_missing(source_db, unset: str):
     del env[unset]
     result = source_like_the_image(PG_SCRIPT, env)
     assert result.returncode != 0
-    assert f"{unset} is not set" in result.stderr
+    assert unset in result.stderr and "is not set" in result.stderr
+
+
+def test_readonly_role_takes_its_password_from_a_secret_file(source_db, readonly_role, tmp_path):
+    """As compose passes it: SOURCE_DB_READONLY_PASSWORD_FILE, a file ending in a newline."""
+    secret = tmp_path / "source_db_readonly_password"
+    secret.write_text(HOSTILE_PASSWORD + "\n")
+    require_tool("psql")
+    result = source_like_the_image(
+        PG_SCRIPT,
+        {
+            "PGHOST": dbtools.PG_HOST,
+            "PGPORT": str(dbtools.PG_PORT),
+            "POSTGRES_USER": dbtools.PG_USER,
+            "POSTGRES_DB": source_db.name,
+            "SOURCE_DB_READONLY_USER": readonly_role,
+            "SOURCE_DB_READONLY_PASSWORD": "not this one",
+            "SOURCE_DB_READONLY_PASSWORD_FILE": str(secret),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    connect_as(source_db, readonly_role, HOSTILE_PASSWORD).close()
 
 
 # MySQL -----------------------------------------------------------------------------------------
@@ -194,7 +215,7 @@ docker_process_sql() {
 """
 
 
-def run_etl_user_script(db, user: str, password: str):
+def run_etl_user_script(db, user: str, password: str, **extra: str):
     require_tool("mysql")
     return source_like_the_image(
         MYSQL_SCRIPT,
@@ -206,6 +227,7 @@ def run_etl_user_script(db, user: str, password: str):
             "MYSQL_DATABASE": db.name,
             "WAREHOUSE_DB_USER": user,
             "WAREHOUSE_DB_PASSWORD": password,
+            **extra,
         },
         prelude=DOCKER_PROCESS_SQL,
     )
@@ -300,3 +322,14 @@ def test_etl_user_script_refuses_a_user_name_it_cannot_quote(warehouse_db, user:
     result = run_etl_user_script(warehouse_db, user, "pw")
     assert result.returncode != 0
     assert "WAREHOUSE_DB_USER" in result.stderr
+
+
+def test_etl_user_takes_its_password_from_a_secret_file(warehouse_db, etl_user, tmp_path):
+    """As compose passes it: WAREHOUSE_DB_PASSWORD_FILE, a file ending in a newline."""
+    secret = tmp_path / "warehouse_db_password"
+    secret.write_text(HOSTILE_PASSWORD + "\n")
+    result = run_etl_user_script(
+        warehouse_db, etl_user, "not this one", WAREHOUSE_DB_PASSWORD_FILE=str(secret)
+    )
+    assert result.returncode == 0, result.stderr
+    connect_mysql(etl_user, HOSTILE_PASSWORD, warehouse_db.name).close()

@@ -27,6 +27,7 @@ import requests
 from tests import dbtools
 from tests.api.netutil import free_port
 from tests.api.servers import Gunicorn, start_gunicorn
+from tests.browser import canvas_is_drawn, digits, launch, require_chromium
 from tests.conftest import require
 
 pytestmark = pytest.mark.browser
@@ -34,16 +35,6 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = ROOT / "test-output" / "dashboard.png"
 TOKEN = "e2e-browser-token-7f3a"
 COUNTRY = "France"
@@ -128,12 +119,9 @@ class Stack:
 @pytest.fixture(scope="module")
 def playwright_api():
     """Playwright's sync API, or a skip (a failure under CI) when it or Chromium is missing."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        require("playwright", exc)
-    if not os.access(CHROMIUM, os.X_OK):
-        require("Chromium", FileNotFoundError(CHROMIUM))
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
     if not (FRONTEND / "node_modules" / "chart.js" / "dist").is_dir():
         require("Chart.js (cd frontend && npm ci --omit=dev)", FileNotFoundError("node_modules"))
     with sync_playwright() as p:
@@ -170,10 +158,7 @@ def browser_errors() -> list[str]:
 @pytest.fixture(scope="module")
 def page(playwright_api, stack: Stack, browser_errors: list[str]):
     """One Chromium page for the whole module, recording its console errors."""
-    try:
-        browser = playwright_api.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    except Exception as exc:  # noqa: BLE001 - any launch failure means no usable browser
-        require("Chromium (launch)", exc)
+    browser = launch(playwright_api)
     context = browser.new_context(viewport={"width": 1280, "height": 1600}, accept_downloads=True)
     context.set_default_timeout(20_000)
     page = context.new_page()
@@ -208,27 +193,6 @@ def source_sales(source: dbtools.SourceDB, country: str) -> tuple[str, int]:
     with source.connect() as conn:
         revenue, orders = conn.execute(SALES_OF_A_COUNTRY, (country,)).fetchone()
     return f"{revenue.quantize(Decimal('0.01'), ROUND_HALF_UP)}", orders
-
-
-def digits(text: str) -> str:
-    """Keep the digits of a figure (``1,234.50`` -> ``123450``)."""
-    return re.sub(r"\D", "", text)
-
-
-def canvas_is_drawn(page, canvas_id: str) -> None:
-    """Wait until Chart.js owns the canvas and has painted at least one pixel on it."""
-    page.wait_for_function(
-        """id => {
-            const canvas = document.getElementById(id);
-            if (!canvas || !window.Chart || !window.Chart.getChart(canvas)) return false;
-            if (!canvas.width || !canvas.height) return false;
-            const pixels = canvas.getContext("2d")
-                .getImageData(0, 0, canvas.width, canvas.height).data;
-            for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) return true;
-            return false;
-        }""",
-        arg=canvas_id,
-    )
 
 
 def test_run_button_loads_the_figures_the_api_serves(page, stack: Stack):
