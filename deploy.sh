@@ -185,6 +185,20 @@ write_secret_files() {
     echo "Wrote the secret files in $SECRETS_DIR/ from .env."
 }
 
+# The init scripts run on an empty volume only: bring databases made by an earlier version up
+# to date, each with its owner account, inside its container. postgres-init/01-schema.sql is
+# idempotent and is applied again as it is; the warehouse gets the migrations it lacks.
+# shellcheck disable=SC2016 # the quoted variables are expanded inside the containers
+upgrade_schemas() { # the compose command
+    "$@" exec -T postgres-db sh -c \
+        'exec psql -q -X -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"' \
+        <postgres-init/01-schema.sql >/dev/null \
+        || die "could not upgrade the source schema (postgres-init/01-schema.sql)"
+    scripts/migrate-warehouse.sh "$@" exec -T mysql-db sh -c \
+        'MYSQL_PWD="$(cat "$MYSQL_ROOT_PASSWORD_FILE")" exec mysql -N -B -uroot "$MYSQL_DATABASE"' \
+        || die "could not upgrade the warehouse schema (scripts/migrate-warehouse.sh)"
+}
+
 print_usage_hints() { # base URL of the API, dashboard URL
     local api="$1" dashboard="$2"
     cat <<EOF
@@ -253,6 +267,12 @@ main() {
     else
         echo "Starting the stack."
     fi
+    # The databases first, so that their schemas are upgraded before any API starts.
+    if ! "${compose[@]}" up -d --wait --wait-timeout "$wait_timeout" postgres-db mysql-db; then
+        echo "deploy: the databases did not become healthy. See: ${compose[*]} logs postgres-db mysql-db" >&2
+        exit 1
+    fi
+    upgrade_schemas "${compose[@]}"
     if ! "${compose[@]}" up -d --build --wait --wait-timeout "$wait_timeout" ${up_args[@]+"${up_args[@]}"}; then
         echo "deploy: the stack did not become healthy. See: ${compose[*]} ps; ${compose[*]} logs" >&2
         exit 1

@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS daily_country_sales (
 CREATE TABLE IF NOT EXISTS etl_runs (
     id               BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     status           VARCHAR(16) NOT NULL,    -- queued | running | succeeded | failed
-    mode             VARCHAR(16) NOT NULL,    -- incremental | full
+    mode             VARCHAR(16) NOT NULL,    -- incremental | full | verify | repair
     triggered_by     VARCHAR(128) NOT NULL,
     idempotency_key  VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NULL,  -- exact: 'A' <> 'a'
     stage            VARCHAR(16) NOT NULL,    -- queued | extract | load | done
@@ -73,6 +73,12 @@ CREATE TABLE IF NOT EXISTS etl_runs (
     watermark_before TEXT NULL,
     watermark_after  TEXT NULL,
     error_message    TEXT NULL,
+    -- Why a run rebuilt in full: asked to, or what made the increment untrustworthy.
+    full_reason      VARCHAR(255) NULL,
+    -- The source the watermark came from: "<system identifier>:<database oid>:<database>".
+    source_identity  VARCHAR(255) NULL,
+    -- A verify or repair run's findings: JSON {"days_differing": n, "days": [...]}.
+    result           MEDIUMTEXT NULL,
     UNIQUE KEY etl_runs_idempotency_key (idempotency_key),
     KEY etl_runs_status (status, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
@@ -91,3 +97,12 @@ CREATE TABLE IF NOT EXISTS etl_rejects (
     PRIMARY KEY (run_id, source_id),
     KEY etl_rejects_reason (run_id, reason)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The migrations of mysql-migrations/ this schema already contains. scripts/migrate-warehouse.sh
+-- (run by deploy.sh with the owner account) applies the others to a warehouse made by an
+-- earlier version, and records each here.
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version          VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+    applied_at       DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+) ENGINE=InnoDB;
+INSERT IGNORE INTO schema_migrations (version) VALUES ('0001-trusted-increments');

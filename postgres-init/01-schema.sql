@@ -57,3 +57,45 @@ CREATE INDEX IF NOT EXISTS online_sales_day_idx ON online_sales ((invoice_date::
 -- Incremental runs find rows written since the previous run's snapshot.
 CREATE INDEX IF NOT EXISTS online_sales_changed_xid_idx ON online_sales (changed_xid);
 CREATE INDEX IF NOT EXISTS online_sales_changes_xid_idx ON online_sales_changes (changed_xid);
+
+-- What the row trigger cannot see leaves a marker in the change log, so that the next
+-- incremental run knows its increment is incomplete and rebuilds in full (etl/trust.py):
+--   truncate      online_sales was truncated (row triggers do not fire on TRUNCATE);
+--   log_truncate  the change log itself was truncated;
+--   log_cut       change log rows were deleted; cut_xid is the newest of them, so a run can
+--                 tell pruning of what it has read from the loss of what it has not.
+-- Idempotent, like the rest of this file: deploy.sh applies it to existing databases too.
+ALTER TABLE online_sales_changes ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'row';
+ALTER TABLE online_sales_changes ADD COLUMN IF NOT EXISTS cut_xid xid8;
+ALTER TABLE online_sales_changes ALTER COLUMN sales_id DROP NOT NULL;
+
+CREATE OR REPLACE FUNCTION online_sales_track_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO online_sales_changes (kind)
+    VALUES (CASE WHEN TG_TABLE_NAME = 'online_sales' THEN 'truncate' ELSE 'log_truncate' END);
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION online_sales_track_log_cut() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO online_sales_changes (kind, cut_xid)
+    SELECT 'log_cut', max(changed_xid) FROM cut HAVING count(*) > 0;
+    RETURN NULL;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS online_sales_track_truncate ON online_sales;
+CREATE TRIGGER online_sales_track_truncate
+    AFTER TRUNCATE ON online_sales
+    FOR EACH STATEMENT EXECUTE FUNCTION online_sales_track_truncate();
+DROP TRIGGER IF EXISTS online_sales_changes_track_truncate ON online_sales_changes;
+CREATE TRIGGER online_sales_changes_track_truncate
+    AFTER TRUNCATE ON online_sales_changes
+    FOR EACH STATEMENT EXECUTE FUNCTION online_sales_track_truncate();
+DROP TRIGGER IF EXISTS online_sales_changes_track_cut ON online_sales_changes;
+CREATE TRIGGER online_sales_changes_track_cut
+    AFTER DELETE ON online_sales_changes REFERENCING OLD TABLE AS cut
+    FOR EACH STATEMENT EXECUTE FUNCTION online_sales_track_log_cut();

@@ -1,4 +1,4 @@
-"""Command line: ``flask etl run | runs | import-csv``, run from ``backend/``."""
+"""Command line: ``flask etl run | verify | runs | import-csv``, run from ``backend/``."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def _print_json(value) -> None:
 
 
 @etl.command("run")
-@click.option("--mode", type=click.Choice(pipeline.MODES), default="incremental", show_default=True)
+@click.option(
+    "--mode", type=click.Choice(pipeline.LOADING_MODES), default="incremental", show_default=True
+)
 def run_command(mode: str) -> None:
     """Run the ETL once and print the run record."""
     try:
@@ -35,6 +37,60 @@ def run_command(mode: str) -> None:
         sys.exit(2)
     _print_json(record)
     sys.exit(0 if record["status"] == "succeeded" else 1)
+
+
+@etl.command("verify")
+@click.option("--repair", is_flag=True, help="Rebuild exactly the days that differ.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
+def verify_command(repair: bool, as_json: bool) -> None:
+    """Compare the warehouse with the source, per day; exit 1 if a day differs.
+
+    Loads nothing unless --repair is given, which rebuilds the differing days under the run
+    lock (a run of mode "repair").
+    """
+    mode = "repair" if repair else "verify"
+    try:
+        record = pipeline.run(_settings(), mode=mode, triggered_by="cli")
+    except RunInProgress as exc:
+        click.echo(f"Refused: run {exc.run_id} is already in progress.", err=True)
+        sys.exit(2)
+    if record["status"] != "succeeded":
+        click.echo(f"The {mode} run {record['id']} failed: {record['error_message']}", err=True)
+        sys.exit(2)
+    findings = json.loads(record["result"])
+    if as_json:
+        _print_json({**record, "result": findings})
+    else:
+        click.echo(describe_findings(findings, repaired=repair))
+    sys.exit(1 if findings["days_differing"] and not repair else 0)
+
+
+def describe_findings(findings: dict, repaired: bool) -> str:
+    """Say which days differ and how, one line per row that differs."""
+    count = findings["days_differing"]
+    head = (
+        f"{count} of {findings['days_checked']} days differ from the source"
+        + (" and were rebuilt" if repaired and count else "")
+        + (
+            f"; {findings['days_pending']} changed days await the next run"
+            if findings["days_pending"]
+            else ""
+        )
+        + "."
+    )
+    lines = [head]
+    for detail in findings["details"]:
+        lines.append(
+            f"{detail['day']}:" + (" no longer in the source" if detail["vanished"] else "")
+        )
+        for grain in ("countries", "products"):
+            for row in detail[grain]:
+                where = " ".join(str(row[k]) for k in ("country", "stock_code") if k in row)
+                lines.append(f"  {where}: source {row['source']}, warehouse {row['warehouse']}")
+    rest = findings["days"][len(findings["details"]) :]
+    if rest:
+        lines.append(f"and {len(rest)} more days: {', '.join(rest)}")
+    return "\n".join(lines)
 
 
 @etl.command("runs")

@@ -28,6 +28,7 @@ PUBLIC_RUN_FIELDS = (
     "rows_rejected",
     "rows_loaded",
     "duplicate_lines",
+    "full_reason",
     "error",
 )
 REJECT_PAGE_SIZE = 50
@@ -37,6 +38,7 @@ def public_run(run: dict) -> dict:
     """Return the fields of a run object the browser needs (and nothing else)."""
     fields = {name: run.get(name) for name in PUBLIC_RUN_FIELDS}
     fields["finished"] = run.get("status") in ("succeeded", "failed")
+    fields["days_differing"] = (run.get("result") or {}).get("days_differing")
     return fields
 
 

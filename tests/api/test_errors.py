@@ -55,10 +55,13 @@ def test_bad_sales_parameters_are_400_with_a_precise_message(client, query, mess
         ({"json": {"mode": "partial"}}, "mode must be one of incremental, full"),
         ({"json": {"mode": 1}}, "mode in the body must be a string"),
         ({"json": {"mode": None}}, "mode in the body must be a string"),
-        ({"json": {"mode": ""}}, "mode must be one of incremental, full, not empty"),
+        (
+            {"json": {"mode": ""}},
+            "mode must be one of incremental, full, verify, repair, not empty",
+        ),
         (
             {"data": "mode=", "content_type": "application/x-www-form-urlencoded"},
-            "mode must be one of incremental, full, not empty",
+            "mode must be one of incremental, full, verify, repair, not empty",
         ),
         ({"json": [1, 2]}, "the body must be empty or a JSON object"),
         ({"data": "{not json", "content_type": "application/json"}, "must be empty or a JSON"),

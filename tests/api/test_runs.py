@@ -17,7 +17,7 @@ RUN_FIELDS = [
     "id", "status", "mode", "triggered_by", "stage", "created_at", "started_at", "finished_at",
     "heartbeat_at", "duration_seconds", "rows_extracted", "rows_rejected", "rows_loaded",
     "duplicate_lines", "keys_inserted", "keys_updated", "keys_deleted", "watermark_before",
-    "watermark_after", "error",
+    "watermark_after", "source", "full_reason", "result", "error",
 ]  # fmt: skip
 
 

@@ -25,8 +25,17 @@ from tests.deploy.composetools import (
 pytestmark = pytest.mark.deploy
 
 ROOT = Path(__file__).resolve().parents[2]
-REPO_FILES = ["deploy.sh", "deploy-scaled.sh", ".env.example", *(p.name for p in COMPOSE_FILES)]
-TOOLS = ["bash", "env", "dirname", "date", "cat", "od", "tr", "mkdir", "chmod", "mv"]
+REPO_FILES = [
+    "deploy.sh",
+    "deploy-scaled.sh",
+    ".env.example",
+    *(p.name for p in COMPOSE_FILES),
+    "postgres-init/01-schema.sql",
+    "scripts/migrate-warehouse.sh",
+    *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "mysql-migrations").glob("*.sql"))),
+]
+TOOLS = ["bash", "env", "dirname", "basename", "date", "cat", "od", "tr", "mkdir", "chmod", "mv"]
+TOOLS += ["grep"]
 SECRETS = {name for name in REQUIRED_VARIABLES if re.search(r"PASSWORD|TOKEN|SECRET", name)}
 
 FAKE_DOCKER = """#!/bin/sh
@@ -36,6 +45,8 @@ case "$*" in
     "compose version") [ -z "$FAKE_DOCKER_NO_COMPOSE" ] || exit 1
         echo "Docker Compose version v2.40.3" ;;
     *" up "*) [ -z "$FAKE_DOCKER_UP_FAILS" ] || { echo "container unhealthy" >&2; exit 1; } ;;
+    *" exec "*) cat >/dev/null
+        [ -z "$FAKE_DOCKER_EXEC_FAILS" ] || { echo "ERROR 1045: denied" >&2; exit 1; } ;;
 esac
 exit 0
 """
@@ -48,6 +59,7 @@ class Deploy:
         self.repo = tmp_path / "repo"
         self.repo.mkdir(parents=True)
         for name in REPO_FILES:
+            (self.repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, self.repo / name)
         self.bin = tmp_path / "bin"
         self.bin.mkdir()
@@ -280,8 +292,8 @@ def test_secrets_only_writes_env_and_secrets_without_docker(tmp_path: Path):
 
 def test_scaled_deploy_defaults_to_three_apis_and_two_dashboards(deploy: Deploy):
     assert deploy.run("deploy-scaled.sh").returncode == 0
-    up = next(call for call in deploy.docker_calls() if " up " in call)
-    assert up.endswith("--scale backend-api=3 --scale frontend=2")
+    up = deploy.docker_calls()[-1]
+    assert " up " in up and up.endswith("--scale backend-api=3 --scale frontend=2")
 
 
 @pytest.mark.parametrize(
@@ -317,3 +329,27 @@ def test_help_explains_the_options_and_does_nothing(deploy: Deploy, script: str)
     assert "--backend N" in result.stdout and "--frontend M" in result.stdout
     assert deploy.docker_calls() == []
     assert not (deploy.repo / ".env").exists()
+
+
+# Schema upgrades ----------------------------------------------------------------------------
+
+
+def test_databases_start_first_and_their_schemas_are_upgraded_before_the_apps(deploy: Deploy):
+    result = deploy.run("deploy.sh")
+    assert result.returncode == 0, result.stderr
+    calls = deploy.docker_calls()
+    ups = [i for i, call in enumerate(calls) if call.startswith("compose up")]
+    assert calls[ups[0]].endswith("--wait-timeout 300 postgres-db mysql-db")
+    assert " --build " not in calls[ups[0]]
+    execs = [i for i, call in enumerate(calls) if call.startswith("compose exec -T")]
+    assert calls[execs[0]].startswith("compose exec -T postgres-db sh -c")
+    assert any(calls[i].startswith("compose exec -T mysql-db sh -c") for i in execs)
+    assert ups[0] < min(execs) and max(execs) < ups[1] == len(calls) - 1
+    assert "up to date (1 migration(s) applied)" in result.stdout
+
+
+def test_a_failed_schema_upgrade_stops_the_deploy_before_the_apps_start(deploy: Deploy):
+    result = deploy.run("deploy.sh", FAKE_DOCKER_EXEC_FAILS="1")
+    assert result.returncode != 0
+    assert "could not upgrade the source schema" in result.stderr
+    assert not any("--build" in call for call in deploy.docker_calls())

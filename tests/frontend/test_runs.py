@@ -343,3 +343,34 @@ def test_rejects_page_with_backend_down_still_renders(client, backend):
 
     assert response.status_code == 200
     assert "did not answer in time" in text_of(response.get_data(as_text=True), "backend-error")
+
+
+def test_history_says_why_a_run_rebuilt_in_full_and_what_a_verify_found(client, backend):
+    runs = [
+        run_object(9, mode="verify", result={"days_differing": 3, "days": []}),
+        run_object(8, full_reason="online_sales was truncated since the last run"),
+        run_object(7, mode="full", full_reason="requested"),
+    ]
+    serve_dashboard(backend, runs=runs)
+
+    page = client.get("/").get_data(as_text=True)
+
+    assert "Rebuilt in full: online_sales was truncated since the last run" in page
+    assert "Rebuilt in full: requested" not in page  # asked for: nothing to explain
+    assert "3 day(s) differed from the source" in page
+
+
+def test_status_json_carries_the_full_reason_and_the_days_differing(client, backend):
+    backend.add(
+        responses.GET,
+        f"{BACKEND}/etl-runs/8",
+        json=run_object(
+            8, full_reason="the source is another server", result={"days_differing": 2}
+        ),
+    )
+
+    body = client.get("/runs/8.json").get_json()
+
+    assert body["full_reason"] == "the source is another server"
+    assert body["days_differing"] == 2
+    assert "result" not in body

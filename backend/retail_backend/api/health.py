@@ -15,9 +15,10 @@ from prometheus_client.core import GaugeMetricFamily
 
 from .. import metrics
 from ..config import Settings
-from ..connections import last_successful_run
+from ..connections import last_successful_run, warehouse
 from ..db import connect_source, connect_warehouse
 from ..extensions import settings
+from ..queries.runs import days_differing
 from .serialize import utc_now
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,19 @@ def _warehouse_figures() -> list:
         )
         age.add_metric([], max((utc_now() - last_run.finished_at).total_seconds(), 0.0))
         families.append(age)
+    try:
+        with warehouse().cursor() as cur:
+            differing = days_differing(cur)
+    except Exception as exc:  # noqa: BLE001 - a scrape must not fail with the database
+        log.warning("metrics: could not read the last verify: %s", exc)
+        differing = None
+    if differing is not None:
+        verify = GaugeMetricFamily(
+            "retail_etl_verify_days_differing",
+            "Days the newest verify found differing from the source (0 after a repair).",
+        )
+        verify.add_metric([], differing)
+        families.append(verify)
     return families
 
 

@@ -65,6 +65,37 @@ KEY_SCHEMAS = {
 }
 SORTS = [f"{sign}{field}" for fields in FIELDS.values() for field in fields for sign in ("", "-")]
 SORTS = list(dict.fromkeys(SORTS))  # the measures are fields of every row type
+# What a verify or repair run found (etl/verify.py); money in integer thousandths.
+_FIGURES = nullable({"type": "object", "additionalProperties": {"type": "integer"}})
+_DIFFERENCE = {
+    "type": "object",
+    "properties": {
+        "country": STRING,
+        "stock_code": STRING,
+        "source": _FIGURES,
+        "warehouse": _FIGURES,
+    },
+    "required": ["country", "source", "warehouse"],
+}
+VERIFY_RESULT = closed(
+    {
+        "days_differing": COUNT,
+        "days_checked": COUNT,
+        "days_pending": COUNT,
+        "days": {"type": "array", "items": DATE},
+        "details": {
+            "type": "array",
+            "items": closed(
+                {
+                    "day": DATE,
+                    "vanished": {"type": "boolean"},
+                    "countries": {"type": "array", "items": _DIFFERENCE},
+                    "products": {"type": "array", "items": _DIFFERENCE},
+                }
+            ),
+        },
+    }
+)
 RUN_SCHEMA = closed(
     {
         "id": {"type": "integer", "minimum": 1},
@@ -80,6 +111,17 @@ RUN_SCHEMA = closed(
         **{name: COUNT for name in RUN_FIELDS if name.startswith(("rows_", "keys_", "dup"))},
         "watermark_before": nullable(STRING),
         "watermark_after": nullable(STRING),
+        "source": nullable(
+            closed(
+                {
+                    "system_identifier": STRING,
+                    "database": STRING,
+                    "database_oid": COUNT,
+                }
+            )
+        ),
+        "full_reason": nullable(STRING),
+        "result": nullable(VERIFY_RESULT),
         "error": nullable(STRING),
     }
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 CENT = Decimal("0.01")
@@ -29,6 +30,9 @@ RUN_FIELDS = (
     "keys_deleted",
     "watermark_before",
     "watermark_after",
+    "source",
+    "full_reason",
+    "result",
     "error",
 )
 _COUNTS = (
@@ -85,9 +89,20 @@ def run_json(row: dict, now: dt.datetime | None = None) -> dict:
         **{name: int(row[name]) for name in _COUNTS},
         "watermark_before": row["watermark_before"],
         "watermark_after": row["watermark_after"],
+        "source": _source(row.get("source_identity")),
+        "full_reason": row.get("full_reason"),
+        "result": json.loads(row["result"]) if row.get("result") else None,
         "error": row["error_message"],
     }
     return run
+
+
+def _source(identity: str | None) -> dict | None:
+    """The source a run's watermark came from, as etl_runs.source_identity keeps it."""
+    if not identity:
+        return None
+    system_identifier, oid, database = identity.split(":", 2)
+    return {"system_identifier": system_identifier, "database": database, "database_oid": int(oid)}
 
 
 def is_finished(row: dict) -> bool:

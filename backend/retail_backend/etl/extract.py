@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .source_lines import lines_frame
+from .trust import SourceIdentity, snapshot_bounds
 
 UNDATED = None  # the pseudo-day of lines whose date is missing or not finite
 
@@ -55,16 +56,35 @@ _DAY_COUNTS = f"""
 _DAY_COUNTS_BETWEEN = """
     SELECT invoice_date::date AS day, count(*) FROM online_sales
     WHERE invoice_date::date BETWEEN $1 AND $2 GROUP BY 1 ORDER BY 1"""
+# Rows written since a snapshot: changed_xid at or above its xmin (a literal, so the planner can
+# weigh it against the index; a function of a parameter it cannot estimate, and it scanned the
+# whole table) and not visible in it. Sequential scans are off for these two queries alone: on
+# a table an import left unanalyzed the planner guesses a third of the rows and scans them all.
+# And below this run's own xmax: no row this snapshot sees was written by a later transaction,
+# so a higher changed_xid came with a dump restored from another server, whose counter was
+# ahead. The rebuild after the restore read those rows; without the bound every run after it
+# would read them again, until this server's counter passed the old one.
 _CHANGED_DAYS = f"""
     SELECT CASE WHEN {_DATED} THEN invoice_date::date END AS day
     FROM online_sales
-    WHERE changed_xid >= pg_snapshot_xmin($1::pg_snapshot)
+    WHERE changed_xid >= '{{xmin}}'::xid8 AND changed_xid < '{{xmax}}'::xid8
       AND NOT pg_visible_in_snapshot(changed_xid, $1::pg_snapshot)
     UNION
     SELECT CASE WHEN old_day >= '0001-01-01' AND old_day < '10000-01-01' THEN old_day END
     FROM online_sales_changes
-    WHERE changed_xid >= pg_snapshot_xmin($1::pg_snapshot)
+    WHERE changed_xid >= '{{xmin}}'::xid8 AND changed_xid < '{{xmax}}'::xid8 AND kind = 'row'
       AND NOT pg_visible_in_snapshot(changed_xid, $1::pg_snapshot)"""
+# The change log's markers since a snapshot (see trust.py); a log_cut counts only when the rows
+# it deleted had not been read.
+_MARKERS = """
+    SELECT DISTINCT kind FROM online_sales_changes
+    WHERE changed_xid >= '{xmin}'::xid8 AND changed_xid < '{xmax}'::xid8 AND kind <> 'row'
+      AND NOT pg_visible_in_snapshot(changed_xid, $1::pg_snapshot)
+      AND (kind <> 'log_cut' OR NOT pg_visible_in_snapshot(cut_xid, $1::pg_snapshot))"""
+_SOURCE = """
+    SELECT pg_current_snapshot()::text, (SELECT system_identifier::text FROM pg_control_system()),
+           d.oid::bigint, d.datname::text
+    FROM pg_database d WHERE d.datname = current_database()"""
 
 
 @dataclass(frozen=True)
@@ -114,16 +134,30 @@ class SourceReader:
         self._reads: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="etl-extract", daemon=True).start()
         try:
-            self.watermark: str = self._wait(self._start(self._begin))
+            self.watermark, self.source = self._wait(self._start(self._begin))
         except BaseException:
             self.close()
             raise
 
-    def _begin(self) -> str:
+    def _begin(self) -> tuple[str, SourceIdentity]:
+        self._set("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        snapshot, system_identifier, oid, database = self._fetch(_SOURCE)[0]
+        return snapshot, SourceIdentity(system_identifier, int(oid), database)
+
+    def _set(self, sql: str) -> None:
         statement = self._cursor.adbc_statement
-        statement.set_sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        statement.set_sql_query(sql)
         statement.execute_update()
-        return self._fetch("SELECT pg_current_snapshot()::text AS s")[0][0]
+
+    def _since(self, sql: str, since: str) -> list[tuple]:
+        """Run a query on the rows written since snapshot ``since``, by the changed_xid index."""
+        xmin = snapshot_bounds(since)[0]
+        xmax = snapshot_bounds(self.watermark)[1]
+        self._set("SET LOCAL enable_seqscan = off")
+        try:
+            return self._fetch(sql.format(xmin=int(xmin), xmax=int(xmax)), (since,))
+        finally:
+            self._set("SET LOCAL enable_seqscan = on")
 
     def _fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
         self._cursor.execute(sql, parameters=params or None)
@@ -167,7 +201,11 @@ class SourceReader:
 
     def changed_days(self, since: str) -> set[dt.date | None]:
         """Return the days touched since the snapshot ``since`` (None for undated lines)."""
-        return {row[0] for row in self._query(_CHANGED_DAYS, (since,))}
+        return {row[0] for row in self._wait(self._start(self._since, _CHANGED_DAYS, since))}
+
+    def markers(self, since: str) -> set[str]:
+        """Return the kinds of change log markers written since the snapshot ``since``."""
+        return {row[0] for row in self._wait(self._start(self._since, _MARKERS, since))}
 
     def plan_windows(self, days: set[dt.date | None] | None, chunk_rows: int) -> list[Window]:
         """Group days into runs of consecutive days of at most ``chunk_rows`` lines.

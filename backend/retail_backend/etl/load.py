@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import pandas as pd
 from ..config import Settings
 from ..db import connect_warehouse
 from .fact_tables import FACT_TABLES, STAGING
-from .runs import LockLost, Progress
+from .runs import LockLost, Progress, Watermark
 from .transform import ChunkResult
 from .warehouse_rows import reject_rows, thousandths, values_lists, yyyymmdd
 
@@ -163,9 +164,16 @@ class WarehouseLoad:
             self._insert_rows("etl_rejects", reject_rows(self.run_id, rejects))
 
     def commit(
-        self, progress: Progress, watermark: str, lock_check: tuple[str, tuple]
+        self,
+        progress: Progress,
+        watermark: Watermark | None,
+        lock_check: tuple[str, tuple],
+        result: dict | None = None,
     ) -> KeyCounts:
-        """Merge the staged keys, finish the run and commit, all or nothing."""
+        """Merge the staged keys, finish the run and commit, all or nothing.
+
+        ``watermark`` is where the next increment starts; ``result`` a repair run's findings.
+        """
         self._finish_staging()
         counts = KeyCounts()
         with self.conn.cursor() as cur:
@@ -192,7 +200,8 @@ class WarehouseLoad:
                 "UPDATE etl_runs SET status = 'succeeded', stage = 'done', finished_at = %s, "
                 "heartbeat_at = %s, rows_extracted = %s, rows_rejected = %s, rows_loaded = %s, "
                 "duplicate_lines = %s, keys_inserted = %s, keys_updated = %s, keys_deleted = %s, "
-                "watermark_after = %s WHERE id = %s AND status = 'running'",
+                "watermark_after = %s, source_identity = %s, result = %s "
+                "WHERE id = %s AND status = 'running'",
                 (
                     _utcnow(),
                     _utcnow(),
@@ -203,7 +212,9 @@ class WarehouseLoad:
                     counts.inserted,
                     counts.updated,
                     counts.deleted,
-                    watermark,
+                    watermark.snapshot if watermark else None,
+                    watermark.source.text() if watermark and watermark.source else None,
+                    None if result is None else json.dumps(result),
                     self.run_id,
                 ),
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import threading
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import pymysql
 
 from ..config import Settings
 from ..db import connect_warehouse, warehouse_url
+from .trust import SourceIdentity
 
 LOCK_PREFIX = "retail_etl_run:"  # + the warehouse database: one lock per warehouse
 LOAD_LOCK_PREFIX = "retail_etl_load:"  # held by the load connection of the run holding the lock
@@ -26,7 +28,8 @@ ACTIVE = ("queued", "running")
 RUN_COLUMNS = (
     "id, status, mode, triggered_by, idempotency_key, stage, created_at, started_at, "
     "finished_at, heartbeat_at, rows_extracted, rows_rejected, rows_loaded, duplicate_lines, "
-    "keys_inserted, keys_updated, keys_deleted, watermark_before, watermark_after, error_message"
+    "keys_inserted, keys_updated, keys_deleted, watermark_before, watermark_after, error_message, "
+    "full_reason, source_identity, result"
 )
 
 
@@ -63,15 +66,26 @@ def active_run_id(conn: pymysql.connections.Connection) -> int | None:
     return row[0] if row else None
 
 
-def last_watermark(conn: pymysql.connections.Connection) -> str | None:
-    """Return the snapshot the last successful run read, the start of the next increment."""
+@dataclass(frozen=True)
+class Watermark:
+    """The snapshot the last loading run read, and the source it read it from."""
+
+    snapshot: str
+    source: SourceIdentity | None  # None: written before runs recorded their source
+
+
+def last_watermark(conn: pymysql.connections.Connection) -> Watermark | None:
+    """Return the last successful loading run's watermark, the start of the next increment.
+
+    Verify runs load nothing and leave no watermark; repair runs keep the one they found.
+    """
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT watermark_after FROM etl_runs WHERE status = 'succeeded' "
-            "ORDER BY id DESC LIMIT 1"
+            "SELECT watermark_after, source_identity FROM etl_runs WHERE status = 'succeeded' "
+            "AND watermark_after IS NOT NULL ORDER BY id DESC LIMIT 1"
         )
         row = cur.fetchone()
-    return row[0] if row else None
+    return Watermark(row[0], SourceIdentity.parse(row[1])) if row else None
 
 
 @dataclass
@@ -213,6 +227,28 @@ class RunRecorder:
         )
         self._heartbeat = threading.Thread(target=self._beat, name="etl-heartbeat", daemon=True)
         self._heartbeat.start()
+
+    def note_full_reason(self, reason: str) -> None:
+        """Record why this run rebuilds in full (shown on the run and the dashboard)."""
+        self._execute(
+            "UPDATE etl_runs SET full_reason = %s WHERE id = %s", (reason[:255], self.run_id)
+        )
+
+    def finish_without_load(self, progress: Progress, result: dict) -> None:
+        """Mark a run that loaded nothing (a verify, or a repair that found nothing) succeeded."""
+        self._execute(
+            "UPDATE etl_runs SET status = 'succeeded', stage = 'done', finished_at = %s, "
+            "heartbeat_at = %s, rows_extracted = %s, rows_rejected = %s, result = %s "
+            "WHERE id = %s AND status = 'running'",
+            (
+                _now(),
+                _now(),
+                progress.rows_extracted,
+                progress.rows_rejected,
+                json.dumps(result),
+                self.run_id,
+            ),
+        )
 
     def report(self, progress: Progress) -> None:
         """Publish the stage and counters so far."""

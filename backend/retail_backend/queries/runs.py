@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import pymysql
@@ -24,11 +25,29 @@ class LastRun:
 
 def last_success(cur: pymysql.cursors.Cursor) -> LastRun:
     """Return the newest successful run (one probe of the (status, id) index)."""
+    # A verify run loads nothing: the figures are as old as the last run that could load.
     cur.execute(
-        "SELECT id, finished_at FROM etl_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1"
+        "SELECT id, finished_at FROM etl_runs WHERE status = 'succeeded' AND mode <> 'verify' "
+        "ORDER BY id DESC LIMIT 1"
     )
     row = cur.fetchone()
     return LastRun(int(row[0]), row[1]) if row else LastRun(None, None)
+
+
+def days_differing(cur: pymysql.cursors.Cursor) -> int | None:
+    """Days the newest verify found differing from the source (0 once a repair followed it).
+
+    None when no verify or repair has succeeded yet.
+    """
+    cur.execute(
+        "SELECT mode, result FROM etl_runs WHERE status = 'succeeded' "
+        "AND mode IN ('verify', 'repair') ORDER BY id DESC LIMIT 1"
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    mode, result = row
+    return int(json.loads(result)["days_differing"]) if mode == "verify" and result else 0
 
 
 def _dicts(cur: pymysql.cursors.Cursor) -> list[dict]:

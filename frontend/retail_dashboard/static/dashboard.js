@@ -188,6 +188,12 @@
     }
     parts.push(line);
     if (run.error) parts.push(element("p", "run-error", run.error));
+    if (run.full_reason && run.mode !== "full") {
+      parts.push(element("p", "run-reason", "Rebuilt in full: " + run.full_reason));
+    }
+    if (typeof run.days_differing === "number") {
+      parts.push(element("p", "run-verify", count(run.days_differing) + " day(s) differed from the source"));
+    }
     if (run.finished && sawActive) parts.push(element("p", "hint", "Refreshing the figures…"));
     progress.classList.remove("is-empty");
     progress.replaceChildren.apply(progress, parts);
