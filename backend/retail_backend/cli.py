@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .etl import pipeline
-from .etl.runs import RunInProgress
+from .etl.runs import RunInProgress, WarehouseOutdated
 
 etl = AppGroup("etl", help="Run the ETL, list its runs, import CSV exports.")
 
@@ -35,6 +35,9 @@ def run_command(mode: str) -> None:
     except RunInProgress as exc:
         click.echo(f"Refused: run {exc.run_id} is already in progress.", err=True)
         sys.exit(2)
+    except WarehouseOutdated as exc:
+        click.echo(f"Refused: {exc}.", err=True)
+        sys.exit(2)
     _print_json(record)
     sys.exit(0 if record["status"] == "succeeded" else 1)
 
@@ -53,6 +56,9 @@ def verify_command(repair: bool, as_json: bool) -> None:
         record = pipeline.run(_settings(), mode=mode, triggered_by="cli")
     except RunInProgress as exc:
         click.echo(f"Refused: run {exc.run_id} is already in progress.", err=True)
+        sys.exit(2)
+    except WarehouseOutdated as exc:
+        click.echo(f"Refused: {exc}.", err=True)
         sys.exit(2)
     if record["status"] != "succeeded":
         click.echo(f"The {mode} run {record['id']} failed: {record['error_message']}", err=True)

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
+from pathlib import Path
 
 import pytest
 
 from retail_backend.config import Settings
 from retail_backend.etl import pipeline
-from retail_backend.etl.trust import MARKER_REASONS, UNKNOWN_SOURCE
+from retail_backend.etl.runs import WarehouseOutdated
+from retail_backend.etl.trust import MARKER_REASONS, NO_MARKERS, UNKNOWN_SOURCE
 from tests import dbtools
+from tests.api.sample import insert_lines, sample_lines
 from tests.integration.second_cluster import second_cluster
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FACT_SQL = {
     "country": """SELECT f.sale_date, CONVERT(c.name USING utf8mb4), f.units_sold, f.revenue,
             f.orders, f.units_returned, f.returns_value, f.return_orders
@@ -332,3 +337,45 @@ def test_a_repair_that_finds_nothing_loads_nothing(settings, warehouse_db):
     repaired = run(settings, "repair")
     assert repaired["result"]["days_differing"] == 0
     assert repaired["keys_inserted"] == repaired["keys_updated"] == 0
+
+
+def test_a_source_not_yet_upgraded_rebuilds_and_says_how_to_upgrade_it(
+    postgres_server, warehouse_db
+):
+    """A source made by an earlier version has no TRUNCATE markers: every run would miss one."""
+    source = dbtools.SourceDB(f"t_srcv1_{uuid.uuid4().hex[:10]}")
+    with dbtools.pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{source.name}"')
+    try:
+        with source.connect(autocommit=True) as conn:
+            conn.execute((FIXTURES / "source-schema-v1.sql").read_text())
+        insert_lines(source, sample_lines())
+        settings = settings_for(source.url, warehouse_db)
+        run(settings, "full")
+        assert run(settings)["full_reason"] == NO_MARKERS
+        with source.connect(autocommit=True) as conn:  # what deploy.sh does on an upgrade
+            dbtools.run_pg_script(conn, dbtools.PG_INIT / "01-schema.sql")
+        upgraded = run(settings)
+        assert upgraded["full_reason"] is None and upgraded["rows_extracted"] == 0
+    finally:
+        source.drop()
+
+
+def test_a_warehouse_not_yet_migrated_fails_the_run_saying_how_to_upgrade_it(
+    mysql_server, seeded_source_db
+):
+    old = dbtools.WarehouseDB(f"t_dwv1_{uuid.uuid4().hex[:10]}")
+    with dbtools.mysql_admin() as admin, admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{old.name}` CHARACTER SET utf8mb4")
+        cur.execute(f"USE `{old.name}`")
+        cur.execute((FIXTURES / "warehouse-schema-v1.sql").read_text())
+        while cur.nextset():
+            pass
+    try:
+        with pytest.raises(WarehouseOutdated, match="run ./deploy.sh"):
+            pipeline.run(settings_for(seeded_source_db.url, old))
+        with dbtools.mysql_admin(old.name) as conn, conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM etl_runs")
+            assert cur.fetchone() == (0,)  # refused before anything was written
+    finally:
+        old.drop()

@@ -83,7 +83,9 @@ _MARKERS = """
       AND (kind <> 'log_cut' OR NOT pg_visible_in_snapshot(cut_xid, $1::pg_snapshot))"""
 _SOURCE = """
     SELECT pg_current_snapshot()::text, (SELECT system_identifier::text FROM pg_control_system()),
-           d.oid::bigint, d.datname::text
+           d.oid::bigint, d.datname::text,
+           EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'online_sales_changes' AND column_name = 'kind')
     FROM pg_database d WHERE d.datname = current_database()"""
 
 
@@ -134,15 +136,15 @@ class SourceReader:
         self._reads: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="etl-extract", daemon=True).start()
         try:
-            self.watermark, self.source = self._wait(self._start(self._begin))
+            self.watermark, self.source, self.has_markers = self._wait(self._start(self._begin))
         except BaseException:
             self.close()
             raise
 
-    def _begin(self) -> tuple[str, SourceIdentity]:
+    def _begin(self) -> tuple[str, SourceIdentity, bool]:
         self._set("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        snapshot, system_identifier, oid, database = self._fetch(_SOURCE)[0]
-        return snapshot, SourceIdentity(system_identifier, int(oid), database)
+        snapshot, system_identifier, oid, database, has_markers = self._fetch(_SOURCE)[0]
+        return snapshot, SourceIdentity(system_identifier, int(oid), database), bool(has_markers)
 
     def _set(self, sql: str) -> None:
         statement = self._cursor.adbc_statement
@@ -157,7 +159,8 @@ class SourceReader:
         try:
             return self._fetch(sql.format(xmin=int(xmin), xmax=int(xmax)), (since,))
         finally:
-            self._set("SET LOCAL enable_seqscan = on")
+            with contextlib.suppress(Exception):  # after an error the query's own is raised
+                self._set("SET LOCAL enable_seqscan = on")
 
     def _fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
         self._cursor.execute(sql, parameters=params or None)

@@ -17,7 +17,7 @@ from .load import WarehouseLoad
 from .rules import day_number, is_plausible_day
 from .runs import Progress, RunRecorder, Watermark, fetch_run, last_watermark
 from .transform import transform_chunk
-from .trust import distrust_reason, marker_reason
+from .trust import NO_MARKERS, distrust_reason, marker_reason
 from .verify import verify
 
 # incremental: the days changed since the last run, or everything when that cannot be trusted;
@@ -148,6 +148,8 @@ def full_reason(mode: str, previous: Watermark | None, reader: SourceReader) -> 
     if previous is None:
         return "no earlier successful run"
     reason = distrust_reason(previous.source, previous.snapshot, reader.source, reader.watermark)
+    if reason is None and not reader.has_markers:
+        reason = NO_MARKERS
     return reason or marker_reason(reader.markers(previous.snapshot))
 
 

@@ -41,6 +41,19 @@ class RunInProgress(Exception):
         self.run_id = run_id
 
 
+class WarehouseOutdated(RuntimeError):
+    """The warehouse's schema is older than this version's (mysql-migrations/ not applied)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the warehouse schema is older than this version: run ./deploy.sh, which applies "
+            "mysql-migrations/ with scripts/migrate-warehouse.sh"
+        )
+
+
+UNKNOWN_COLUMN = 1054  # MySQL's ER_BAD_FIELD_ERROR
+
+
 class LockLost(RuntimeError):
     """The run lock was lost before commit (its connection died)."""
 
@@ -118,6 +131,7 @@ class RunRecorder:
     # -- the lock ---------------------------------------------------------------------------
     def acquire(self) -> None:
         """Take the run lock or raise RunInProgress; a holder with a stale heartbeat is evicted."""
+        self._check_schema()
         if self._get_lock():
             self._fail_abandoned_runs()
             return
@@ -131,6 +145,14 @@ class RunRecorder:
                 self._fail_abandoned_runs()
                 return
         raise RunInProgress(run_id)
+
+    def _check_schema(self) -> None:
+        try:
+            self._execute(f"SELECT {RUN_COLUMNS} FROM etl_runs LIMIT 0")
+        except pymysql.err.OperationalError as exc:
+            if exc.args[:1] == (UNKNOWN_COLUMN,):
+                raise WarehouseOutdated() from exc
+            raise
 
     def _get_lock(self, timeout: float = 0) -> bool:
         return self._execute("SELECT GET_LOCK(%s, %s)", (self.lock_name, timeout))[0][0] == 1

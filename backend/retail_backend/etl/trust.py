@@ -21,6 +21,10 @@ MARKER_REASONS = {
     "log_cut": "change log rows the last run had not read were deleted",
 }
 UNKNOWN_SOURCE = "the last run's watermark does not name its source (an earlier version wrote it)"
+NO_MARKERS = (
+    "the source's schema predates the TRUNCATE markers, so a truncate would go unseen: apply "
+    "postgres-init/01-schema.sql to it (deploy.sh does)"
+)
 
 
 @dataclass(frozen=True)
