@@ -1,7 +1,8 @@
 """The HTTP client of the backend API: timeouts, tokens, request ids and error translation.
 
 Every failure (connection refused, timeout, an error status, a body that is not JSON) becomes a
-``BackendError`` carrying a message fit to show to a user; the details go to the log.
+``BackendError`` carrying a message fit to show to a user; the details go to the log. Every
+call goes through the process's circuit breaker (backend_guard.py).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
+from circuitbreaker import CircuitBreaker
 from flask import Flask, current_app, g
 from requests.adapters import HTTPAdapter
 
+from .backend_guard import GatewayFailure, checked, connect_retries, new_breaker
 from .config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,10 +35,12 @@ class BackendError(Exception):
         code: str | None = None,
         body: object = None,
         timed_out: bool = False,
+        unavailable: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.timed_out = timed_out
+        self.unavailable = unavailable  # the circuit breaker is open: nothing was sent
         self.status = status
         self.code = code
         self.body = body if isinstance(body, dict) else {}
@@ -56,6 +61,7 @@ class BackendClient:
 
     settings: Settings
     session: requests.Session
+    breaker: CircuitBreaker
     request_id: str | None = None
 
     def for_request(self, request_id: str) -> BackendClient:
@@ -124,10 +130,30 @@ class BackendClient:
 
     def _send(self, method, path, params, headers, timeout, stream) -> requests.Response:
         url = self.settings.backend_url + path
-        try:
-            return self.session.request(
-                method, url, params=params, headers=headers, timeout=timeout, stream=stream
+
+        if self.breaker.opened:  # nothing is sent until it may be tried again
+            self._log_failure(method, path, "circuit breaker open")
+            seconds = max(self.breaker.open_remaining, 0)
+            message = (
+                "The backend is unavailable (it failed several times in a row); "
+                f"the dashboard tries it again within {seconds:.0f} s."
             )
+            raise BackendError(message, unavailable=True)
+        try:
+            with self.breaker:
+                return checked(
+                    self.session.request(
+                        method, url, params=params, headers=headers, timeout=timeout, stream=stream
+                    )
+                )
+        except GatewayFailure as exc:
+            return exc.response  # an answer all the same: translated by the caller
+        except requests.RequestException as exc:
+            return self._raise_for(method, path, timeout, exc)
+
+    def _raise_for(self, method, path, timeout, error: requests.RequestException):
+        try:
+            raise error
         except requests.Timeout as exc:
             self._log_failure(method, path, f"timeout: {exc.__class__.__name__}")
             message = f"The backend did not answer in time (within {timeout[1]:g} s)."
@@ -177,10 +203,11 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Create the app's pooled client of the backend."""
     session = requests.Session()
     session.trust_env = False  # the backend is an internal service: never via an HTTP proxy
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=connect_retries())
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    app.extensions["backend"] = BackendClient(settings=settings, session=session)
+    breaker = new_breaker(settings.breaker_fail_max, settings.breaker_reset_seconds)
+    app.extensions["backend"] = BackendClient(settings=settings, session=session, breaker=breaker)
 
 
 def get_backend() -> BackendClient:

@@ -89,6 +89,8 @@ class Settings:
     backend_timeout: float = 5.0  # read timeout for page data
     backend_connect_timeout: float = 3.0
     backend_run_timeout: float = 30.0  # POST /run-etl and the CSV download take longer
+    breaker_fail_max: int = 3  # failures in a row that open the circuit breaker
+    breaker_reset_seconds: float = 10.0  # how long it stays open before one call is tried
     stale_after_hours: float = 24.0
     chartjs_dir: Path = DEFAULT_CHARTJS_DIR  # a relative CHARTJS_DIR is taken from frontend/
     proxy_hops: int = 1  # nginx in front; 0 when the app is reached directly
@@ -127,6 +129,8 @@ class Settings:
             backend_timeout=_positive_number(env, "BACKEND_TIMEOUT", 5.0),
             backend_connect_timeout=_positive_number(env, "BACKEND_CONNECT_TIMEOUT", 3.0),
             backend_run_timeout=_positive_number(env, "BACKEND_RUN_TIMEOUT", 30.0),
+            breaker_fail_max=max(_whole_number(env, "BACKEND_BREAKER_FAILURES", 3), 1),
+            breaker_reset_seconds=_positive_number(env, "BACKEND_BREAKER_RESET_SECONDS", 10.0),
             stale_after_hours=_positive_number(env, "STALE_AFTER_HOURS", 24.0),
             chartjs_dir=FRONTEND_DIR / (read_setting(env, "CHARTJS_DIR") or DEFAULT_CHARTJS_DIR),
             proxy_hops=_whole_number(env, "PROXY_FIX_HOPS", 1),

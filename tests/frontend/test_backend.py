@@ -8,6 +8,7 @@ import responses
 
 from retail_dashboard import backend as backend_module
 from retail_dashboard.backend import BackendClient, BackendError
+from retail_dashboard.backend_guard import new_breaker
 from retail_dashboard.config import Settings
 
 from .fake_backend import error_body, run_object
@@ -20,7 +21,10 @@ def client() -> BackendClient:
     settings = Settings.from_env(
         {"SECRET_KEY": "k", "BACKEND_URL": URL + "/", "API_TOKEN": "run-t", "BACKEND_TIMEOUT": "4"}
     )
-    return BackendClient(settings=settings, session=requests.Session()).for_request("rid-1")
+    # A breaker that never opens: these tests are about one call each (test_breaker.py has it).
+    breaker = new_breaker(fail_max=1000, reset_timeout=1)
+    client = BackendClient(settings=settings, session=requests.Session(), breaker=breaker)
+    return client.for_request("rid-1")
 
 
 def test_base_url_with_a_path_prefix_is_kept(client, backend):
