@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from ..version import __version__
 from .openapi_paths import PATHS
 from .openapi_spec import SCHEMAS
 
@@ -20,7 +21,7 @@ def document(prefix: str = "") -> dict:
         "openapi": "3.0.3",
         "info": {
             "title": "Retail sales ETL API",
-            "version": "1.0.0",
+            "version": __version__,
             "description": "Aggregated sales from the warehouse, and the runs that refresh it.",
         },
         "servers": [{"url": prefix or "/"}],
