@@ -28,6 +28,14 @@ def query(name: str, schema: dict, description: str) -> dict:
     }
 
 
+# RFC 8288: the first, prev, next and last pages (api/links.py).
+LINK = {
+    "required": True,
+    "schema": STRING,
+    "description": 'Pages as <url>; rel="first", "prev", "next", "last".',
+}
+
+
 def answer(description: str, schema: dict | None = None, **headers: dict) -> dict:
     """A response, with the headers every response has."""
     response = {"description": description, "headers": {**COMMON_HEADERS, **headers}}
@@ -84,7 +92,11 @@ PATHS = {
             "parameters": SALES_PARAMETERS,
             "responses": {
                 "200": {
-                    **answer("A page of rows.", ETag={"required": True, "schema": STRING}),
+                    **answer(
+                        "A page of rows.",
+                        ETag={"required": True, "schema": STRING},
+                        Link=LINK,
+                    ),
                     "content": {
                         **json_content(ref("SalesPage")),
                         "text/csv": {"schema": {"type": "string"}},
@@ -135,7 +147,7 @@ PATHS = {
             "security": SECURED,
             "parameters": PAGING,
             "responses": {
-                "200": answer("A page of runs.", ref("RunPage")),
+                "200": answer("A page of runs.", ref("RunPage"), Link=LINK),
                 **errors(400, 401, 503),
             },
         }

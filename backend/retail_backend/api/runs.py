@@ -24,6 +24,7 @@ from ..extensions import Extension, retail
 from ..queries.runs import LastRun, find_run_by_key, list_rejects, list_runs
 from . import params
 from .errors import ApiError, not_found
+from .links import page_links
 from .run_request import RunRequest, parse_run_request
 from .serialize import is_finished, run_json
 
@@ -134,12 +135,14 @@ def get_runs() -> Response:
     limit = params.integer(request.args, "limit", 20, 1, 1000)
     offset = params.integer(request.args, "offset", 0, 0, 1_000_000_000)
     rows, total = list_runs(warehouse(), limit, offset)
-    return jsonify(
+    response = jsonify(
         {
             "data": [run_json(row) for row in rows],
             "meta": {"limit": limit, "offset": offset, "total_rows": total},
         }
     )
+    response.headers["Link"] = page_links(limit, offset, total)
+    return response
 
 
 def _existing_run(run_id: int) -> dict:

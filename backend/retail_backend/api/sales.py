@@ -17,6 +17,7 @@ from ..connections import last_successful_run, warehouse
 from ..extensions import retail
 from ..queries.runs import LastRun
 from ..queries.sales import read_sales
+from .links import page_links
 from .sales_page import SalesPage, build_page, csv_chunks
 from .sales_query import SalesQuery, parse_format, parse_sales_query
 
@@ -68,6 +69,7 @@ def sales() -> Response:
     page = _page(query, last_run)
     # The page may come from a newer snapshot than the probe saw: tag what is sent.
     headers = _headers(_etag(page.run_id, query, fmt))
+    headers["Link"] = page_links(query.limit, query.offset, page.total_rows)
     if fmt == "csv":
         headers["Content-Disposition"] = f'attachment; filename="sales-by-{query.group_by}.csv"'
         return Response(csv_chunks(page), mimetype="text/csv", headers=headers)

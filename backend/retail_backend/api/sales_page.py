@@ -23,6 +23,7 @@ class SalesPage:
     group_by: str
     rows: list[dict]
     body: bytes
+    total_rows: int = 0
 
     @property
     def size(self) -> int:
@@ -72,7 +73,9 @@ def build_page(query: SalesQuery, snapshot: SalesSnapshot) -> SalesPage:
         "last_run_id": snapshot.last_run.run_id,
     }
     body = json.dumps({"data": rows, "meta": meta}, ensure_ascii=False, separators=(",", ":"))
-    return SalesPage(snapshot.last_run.run_id, query.group_by, rows, body.encode("utf-8"))
+    return SalesPage(
+        snapshot.last_run.run_id, query.group_by, rows, body.encode("utf-8"), snapshot.total_rows
+    )
 
 
 def csv_chunks(page: SalesPage) -> Iterator[bytes]:
