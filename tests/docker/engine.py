@@ -125,13 +125,14 @@ class Engine:
 
 def start_engine(log_path: Path) -> Engine:
     """Start dockerd in the background and wait until it answers."""
-    if shutil.which("dockerd") is None and not Path("/usr/sbin/dockerd").exists():
+    dockerd = shutil.which("dockerd") or shutil.which("dockerd", path="/usr/sbin:/sbin")
+    if dockerd is None:
         raise RuntimeError("dockerd is not installed (scripts/test.sh installs docker.io)")
     host = HostNetwork.capture()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            _as_root(["dockerd", "--log-level=warn"]),
+            _as_root([dockerd, "--log-level=warn"]),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
