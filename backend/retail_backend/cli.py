@@ -128,8 +128,8 @@ def runs_command(limit: int) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_csv_command(path: str) -> None:
     """Import an "Online Retail" CSV export into the source table."""
-    from .etl.import_report import CsvImportError, format_report
-    from .etl.importer import import_csv
+    from .importer import import_csv
+    from .importer.import_report import CsvImportError, format_report
 
     try:
         report = import_csv(_settings(), path)

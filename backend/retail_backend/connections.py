@@ -1,4 +1,4 @@
-"""The warehouse connection of one request, borrowed from a small per-process pool.
+"""The warehouse connection of one request, borrowed from the app's ``WarehousePool``.
 
 A request answered from a cache borrows none. Connections are reused because opening one is
 not cheap: PyMySQL builds a TLS context for every connect (about 20 ms, more than the whole
@@ -10,65 +10,13 @@ pool: the connections in it went through the same outage.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-
 import pymysql
 from flask import Flask, g
 from pymysql.constants import SERVER_STATUS
 
-from .db import connect_warehouse
-from .extensions import retail, settings
+from .extensions import retail
 from .queries.runs import LastRun, last_success
-
-IDLE_BEFORE_PING = 5.0  # seconds: a connection idle longer is checked before use
-
-
-class WarehousePool:
-    """Idle autocommit warehouse connections, newest first, at most ``size`` of them."""
-
-    def __init__(self, size: int = 8) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._idle: list[tuple[pymysql.connections.Connection, float]] = []
-
-    def borrow(self) -> pymysql.connections.Connection:
-        """Return a live connection: an idle one if it still answers, else a new one."""
-        while True:
-            with self._lock:
-                if not self._idle:
-                    break
-                conn, since = self._idle.pop()
-            if time.monotonic() - since < IDLE_BEFORE_PING:
-                return conn
-            try:
-                conn.ping(reconnect=False)
-                return conn
-            except pymysql.MySQLError:
-                _close(conn)
-                self.close()  # the others went idle with it: a ping each would add up
-        return connect_warehouse(settings(), autocommit=True)
-
-    def give_back(self, conn: pymysql.connections.Connection) -> None:
-        """Keep a connection for the next request, or close it when the pool is full."""
-        with self._lock:
-            if len(self._idle) < self.size:
-                self._idle.append((conn, time.monotonic()))
-                return
-        _close(conn)
-
-    def close(self) -> None:
-        """Close every idle connection."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn, _ in idle:
-            _close(conn)
-
-
-def _close(conn: pymysql.connections.Connection) -> None:
-    with contextlib.suppress(Exception):
-        conn.close()
+from .warehouse_pool import close_quietly
 
 
 def warehouse() -> pymysql.connections.Connection:
@@ -93,7 +41,7 @@ def discard_warehouse() -> None:
     """Close this request's connection instead of pooling it (it failed, or may have)."""
     conn = g.pop("warehouse", None)
     if conn is not None:
-        _close(conn)
+        close_quietly(conn)
 
 
 def discard_idle_warehouse_connections() -> None:
@@ -115,7 +63,7 @@ def release_warehouse(exc: BaseException | None = None) -> None:
     if exc is None and conn.open and not in_transaction:
         retail().warehouse_pool.give_back(conn)
     else:
-        _close(conn)
+        close_quietly(conn)
 
 
 def init_app(app: Flask) -> None:

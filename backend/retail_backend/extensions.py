@@ -7,16 +7,13 @@ builds has its own caches and its own run threads, and nothing is created at imp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-from .api.run_threads import RunThreads
-from .api.sales_cache import LastRunCache, Memo, SalesCache
 from .config import Settings
-
-if TYPE_CHECKING:
-    from .connections import WarehousePool
+from .run_threads import RunThreads
+from .sales_cache import LastRunCache, Memo, SalesCache
+from .warehouse_pool import WarehousePool
 
 
 @dataclass
@@ -28,13 +25,10 @@ class Extension:
     last_run: LastRunCache = field(default_factory=LastRunCache)
     parsed_queries: Memo = field(default_factory=Memo)
     runs: RunThreads = field(default_factory=RunThreads)
-    warehouse_pool: WarehousePool = field(default_factory=lambda: _pool())
+    warehouse_pool: WarehousePool = field(init=False)
 
-
-def _pool() -> WarehousePool:
-    from .connections import WarehousePool  # connections imports this module
-
-    return WarehousePool()
+    def __post_init__(self) -> None:
+        self.warehouse_pool = WarehousePool(self.settings)
 
 
 def retail(app: Flask | None = None) -> Extension:

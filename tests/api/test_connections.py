@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retail_backend import connections
+from retail_backend import warehouse_pool
 from tests import dbtools
 
 
@@ -15,7 +15,7 @@ def test_requests_reuse_one_connection(app, client, loaded):
 
 
 def test_a_connection_killed_while_idle_is_replaced_not_failed(app, client, loaded, monkeypatch):
-    monkeypatch.setattr(connections, "IDLE_BEFORE_PING", 0.0)  # ping on every borrow
+    monkeypatch.setattr(warehouse_pool, "IDLE_BEFORE_PING", 0.0)  # ping on every borrow
     assert client.get("/etl-runs").status_code == 200
     pool = app.extensions["retail"].warehouse_pool
     (idle, _since), *_ = pool._idle

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retail_backend.api.sales_cache import LastRunCache, SalesCache
 from retail_backend.queries.runs import LastRun
+from retail_backend.sales_cache import LastRunCache, SalesCache
 
 
 @dataclass

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from retail_backend.config import Settings
-from retail_backend.etl.import_report import CsvImportError, format_report
-from retail_backend.etl.importer import import_csv
+from retail_backend.importer import import_csv
+from retail_backend.importer.import_report import CsvImportError, format_report
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FIRST_ROWS = FIXTURES / "online_retail_first_rows.csv"  # 183 lines, 4 of them with 7 fields

@@ -15,7 +15,7 @@ from itertools import count
 import pytest
 from flask.testing import FlaskClient
 
-from retail_backend import connections
+from retail_backend import connections, warehouse_pool
 from tests import dbtools
 from tests.api.conftest import build_app, close_app
 from tests.robustness.faultproxy import fault_proxy
@@ -154,7 +154,7 @@ def test_idle_pooled_connections_cost_one_ping_not_one_each(
     client = app.test_client()
     before = figures(client)
     fill_pool(app)
-    monkeypatch.setattr(connections, "IDLE_BEFORE_PING", 0.0)  # every pooled one is "idle"
+    monkeypatch.setattr(warehouse_pool, "IDLE_BEFORE_PING", 0.0)  # every pooled one is "idle"
     proxy["warehouse"].set_mode("blackhole")
     answer, seconds = timed(lambda: client.get(f"/sales?limit={next(_unique)}"))
     record_property("seconds_to_503", round(seconds, 2))

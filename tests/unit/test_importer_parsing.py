@@ -11,16 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retail_backend.etl.csv_fields import (
+from retail_backend.importer.csv_fields import (
     parse_customer_id,
     parse_invoice_date,
     parse_quantity,
     parse_text,
     parse_unit_price,
 )
-from retail_backend.etl.csv_header import match_header
-from retail_backend.etl.csv_rows import CsvRows
-from retail_backend.etl.import_report import (
+from retail_backend.importer.csv_header import match_header
+from retail_backend.importer.csv_rows import CsvRows
+from retail_backend.importer.import_report import (
     MAX_REFUSED_KEPT,
     CsvImportError,
     ImportReport,

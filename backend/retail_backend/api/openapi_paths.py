@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ..etl.pipeline import MODES
 from ..etl.rules import REASONS
+from ..queries.sales_model import GROUPS
 from .openapi_spec import SORTS, STRING, closed, json_content, ref
-from .sales_query import FORMATS, GROUPS, MAX_LIMIT, MAX_OFFSET
+from .sales_query import FORMATS, MAX_LIMIT, MAX_OFFSET
 
 COMMON_HEADERS = {
     "X-Request-ID": {"required": True, "schema": STRING, "description": "Echoed or made."},

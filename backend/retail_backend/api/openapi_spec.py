@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ..etl.pipeline import MODES
 from ..etl.rules import REASONS
-from .sales_query import FIELDS, GROUPS, MAX_LIMIT, MEASURES
+from ..queries.sales_model import FIELDS, GROUPS, MEASURES
+from .sales_query import MAX_LIMIT
 from .serialize import RUN_FIELDS
 
 ERROR_CODES = [

@@ -15,14 +15,14 @@ from collections.abc import Callable
 import pymysql
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from .. import auth, metrics
+from .. import metrics
 from ..connections import warehouse
 from ..etl.pipeline import start_run
 from ..etl.rules import REASONS
 from ..etl.runs import RunInProgress, active_run_id, fetch_run
 from ..extensions import Extension, retail
 from ..queries.runs import LastRun, find_run_by_key, list_rejects, list_runs
-from . import params
+from . import auth, params
 from .errors import ApiError, not_found
 from .links import page_links
 from .run_request import RunRequest, parse_run_request

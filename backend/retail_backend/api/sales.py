@@ -12,14 +12,15 @@ import hashlib
 
 from flask import Blueprint, Response, request
 
-from .. import auth
 from ..connections import last_successful_run, warehouse
 from ..extensions import retail
 from ..queries.runs import LastRun
 from ..queries.sales import read_sales
+from ..queries.sales_model import SalesQuery
+from . import auth
 from .links import page_links
 from .sales_page import SalesPage, build_page, csv_chunks
-from .sales_query import SalesQuery, parse_format, parse_sales_query
+from .sales_query import parse_format, parse_sales_query
 
 bp = Blueprint("sales", __name__)
 bp.before_request(auth.require_read_token)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..queries.sales import SalesSnapshot
-from .sales_query import FIELDS, MEASURES, SalesQuery
+from ..queries.sales_model import FIELDS, MEASURES, SalesQuery
 from .serialize import money, utc_time
 
 CSV_BATCH = 200  # rows per chunk of a streamed CSV

@@ -1,32 +1,16 @@
-"""What a ``GET /sales`` request asks for, parsed and checked before any SQL runs."""
+"""What a ``GET /sales`` request asks for: its args parsed and checked into a ``SalesQuery``."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from werkzeug.datastructures import MIMEAccept
 
+from ..queries.sales_model import FIELDS, GROUPS, SalesQuery
 from . import params
 from .errors import bad_request
 
-GROUPS = ("product", "day", "month", "country")
 FORMATS = ("json", "csv")
-MEASURES = (
-    "total_quantity",
-    "total_sale_amount",
-    "orders",
-    "returned_quantity",
-    "returned_amount",
-)
-# The fields of a row, in the order JSON and CSV give them; the first is the unique group key.
-FIELDS = {
-    "product": ("product_id", "description", *MEASURES),
-    "day": ("date", *MEASURES),
-    "month": ("month", *MEASURES),
-    "country": ("country", *MEASURES),
-}
 DEFAULT_SORT = {
     "product": "-total_sale_amount",
     "day": "date",
@@ -35,39 +19,6 @@ DEFAULT_SORT = {
 }
 MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class SalesQuery:
-    """A normalized /sales query: equal queries compare (and cache) equal."""
-
-    group_by: str = "product"
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    country: str | None = None
-    product: str | None = None
-    sort: str = "-total_sale_amount"
-    limit: int = 100
-    offset: int = 0
-
-    @property
-    def sort_field(self) -> str:
-        """The field the rows are sorted by, without its direction."""
-        return self.sort.lstrip("-")
-
-    @property
-    def descending(self) -> bool:
-        """Whether the sort is descending."""
-        return self.sort.startswith("-")
-
-    def filters(self) -> dict[str, str | None]:
-        """Return the filters as ``meta.filters`` shows them."""
-        return {
-            "from": self.date_from.isoformat() if self.date_from else None,
-            "to": self.date_to.isoformat() if self.date_to else None,
-            "country": self.country,
-            "product": self.product,
-        }
 
 
 def parse_sales_query(args: Mapping[str, str]) -> SalesQuery:

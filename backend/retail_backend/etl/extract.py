@@ -215,24 +215,7 @@ class SourceReader:
 
         ``days`` None means every day. A day bigger than ``chunk_rows`` is a window alone.
         """
-        counts = self._day_counts(days)
-        windows: list[Window] = []
-        first = last = None
-        rows = 0
-        for day, count in counts:
-            if day is UNDATED:
-                windows.append(Window(None, None, count))
-                continue
-            adjacent = last is not None and (day - last).days == 1
-            if first is not None and (rows + count > chunk_rows or (days and not adjacent)):
-                windows.append(Window(first, last, rows))
-                first, rows = None, 0
-            first = first or day
-            last = day
-            rows += count
-        if first is not None:
-            windows.append(Window(first, last, rows))
-        return windows
+        return group_windows(self._day_counts(days), chunk_rows, split_at_gaps=bool(days))
 
     def _day_counts(self, days: set[dt.date | None] | None) -> list[tuple]:
         if days is None:
@@ -295,3 +278,32 @@ def consecutive_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
         else:
             ranges.append((day, day))
     return ranges
+
+
+def group_windows(
+    counts: list[tuple[dt.date | None, int]], chunk_rows: int, *, split_at_gaps: bool
+) -> list[Window]:
+    """Group (day, lines) counts, sorted by day, into windows of at most ``chunk_rows`` lines.
+
+    The undated pseudo-day (``UNDATED``) is always a window of its own, and so is a day bigger
+    than ``chunk_rows``. With ``split_at_gaps`` (an incremental run, which reads only the
+    changed days) a window never spans a day missing from ``counts``; otherwise the days
+    between two counted days hold no lines, and a window may span them.
+    """
+    windows: list[Window] = []
+    first = last = None
+    rows = 0
+    for day, count in counts:
+        if day is UNDATED:
+            windows.append(Window(None, None, count))
+            continue
+        adjacent = last is not None and (day - last).days == 1
+        if first is not None and (rows + count > chunk_rows or (split_at_gaps and not adjacent)):
+            windows.append(Window(first, last, rows))
+            first, rows = None, 0
+        first = first or day
+        last = day
+        rows += count
+    if first is not None:
+        windows.append(Window(first, last, rows))
+    return windows

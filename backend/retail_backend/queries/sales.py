@@ -17,8 +17,8 @@ from decimal import Decimal
 
 import pymysql
 
-from ..api.sales_query import FIELDS, SalesQuery
 from .runs import LastRun, last_success
+from .sales_model import FIELDS, SalesQuery
 
 MONTH = "DATE_FORMAT(f.sale_date, '%%Y-%%m')"  # %% because pymysql formats with %
 

@@ -10,18 +10,18 @@ its lock, so no run stays "running" after the process is gone.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..config import Settings
-from ..db import connect_warehouse
-from ..etl.pipeline import execute
-from ..etl.runs import RunRecorder
-from ..observability import current_request_id, request_id
-from .serialize import utc_now
+from .config import Settings
+from .db import connect_warehouse
+from .etl.pipeline import execute
+from .etl.runs import RunRecorder
+from .observability import current_request_id, request_id
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the API process running it was shut down before it finished"
@@ -129,7 +129,7 @@ def interrupt(run: ActiveRun) -> None:
             cur.execute(
                 "UPDATE etl_runs SET status = 'failed', finished_at = %s, error_message = %s "
                 "WHERE id = %s AND status IN ('queued', 'running')",
-                (utc_now(), INTERRUPTED, run.run_id),
+                (_utc_now(), INTERRUPTED, run.run_id),
             )
             # Killing the lock connection frees the lock at once (another replica may start a
             # run) and makes the run's next write fail; if its load reaches the commit, it finds
@@ -141,3 +141,7 @@ def interrupt(run: ActiveRun) -> None:
     finally:
         with contextlib.suppress(Exception):
             conn.close()
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Protocol
 
-from ..queries.runs import LastRun
+from .queries.runs import LastRun
 
 
 class Sized(Protocol):

@@ -8,8 +8,10 @@ streamed and copied in batches inside a single transaction: memory stays bounded
 every accepted line is committed or none is. A file that cannot be read as a whole (bad header,
 not UTF-8, empty) raises ``CsvImportError`` and imports nothing.
 
-This module owns the file and the COPY; ``csv_rows`` reads the records (with ``csv_header``
-and ``csv_fields``), and ``import_report`` holds the report and the error.
+It is a package of its own, apart from ``etl``: it feeds the source database, not the
+warehouse, and shares nothing with the pipeline. This module owns the file and the COPY;
+``csv_rows`` reads the records (with ``csv_header`` and ``csv_fields``), and ``import_report``
+holds the report and the error.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import hmac
 
 from flask import request
 
-from .api.errors import ApiError
-from .extensions import settings
+from ..extensions import settings
+from .errors import ApiError
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="retail-api"'}
 
