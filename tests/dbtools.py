@@ -159,13 +159,13 @@ def create_source_db(seeded: bool = False, prefix: str = "t_src") -> SourceDB:
     return db
 
 
-def create_warehouse_db(prefix: str = "t_dw") -> WarehouseDB:
-    """Create a warehouse database from mysql-init."""
+def create_warehouse_db(prefix: str = "t_dw", schema: list[Path] | None = None) -> WarehouseDB:
+    """Create a warehouse database from mysql-init (or from the ``schema`` files given)."""
     db = WarehouseDB(_unique(prefix))
     with mysql_admin() as admin, admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{db.name}` CHARACTER SET utf8mb4")
         cur.execute(f"USE `{db.name}`")
-        for path in sorted(MYSQL_INIT.glob("*.sql")):
+        for path in schema or sorted(MYSQL_INIT.glob("*.sql")):
             cur.execute(path.read_text(encoding="utf-8"))
             while cur.nextset():
                 pass

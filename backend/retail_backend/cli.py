@@ -24,20 +24,24 @@ def _print_json(value) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
 
+def _run_or_refuse(mode: str) -> dict:
+    """Run once and return the record; exit 2 when the run cannot start."""
+    try:
+        return pipeline.run(_settings(), mode=mode, triggered_by="cli")
+    except RunInProgress as exc:
+        click.echo(f"Refused: run {exc.run_id} is already in progress.", err=True)
+    except WarehouseOutdated as exc:
+        click.echo(f"Refused: {exc}.", err=True)
+    sys.exit(2)
+
+
 @etl.command("run")
 @click.option(
     "--mode", type=click.Choice(pipeline.LOADING_MODES), default="incremental", show_default=True
 )
 def run_command(mode: str) -> None:
     """Run the ETL once and print the run record."""
-    try:
-        record = pipeline.run(_settings(), mode=mode, triggered_by="cli")
-    except RunInProgress as exc:
-        click.echo(f"Refused: run {exc.run_id} is already in progress.", err=True)
-        sys.exit(2)
-    except WarehouseOutdated as exc:
-        click.echo(f"Refused: {exc}.", err=True)
-        sys.exit(2)
+    record = _run_or_refuse(mode)
     _print_json(record)
     sys.exit(0 if record["status"] == "succeeded" else 1)
 
@@ -52,14 +56,7 @@ def verify_command(repair: bool, as_json: bool) -> None:
     lock (a run of mode "repair").
     """
     mode = "repair" if repair else "verify"
-    try:
-        record = pipeline.run(_settings(), mode=mode, triggered_by="cli")
-    except RunInProgress as exc:
-        click.echo(f"Refused: run {exc.run_id} is already in progress.", err=True)
-        sys.exit(2)
-    except WarehouseOutdated as exc:
-        click.echo(f"Refused: {exc}.", err=True)
-        sys.exit(2)
+    record = _run_or_refuse(mode)
     if record["status"] != "succeeded":
         click.echo(f"The {mode} run {record['id']} failed: {record['error_message']}", err=True)
         sys.exit(2)

@@ -59,13 +59,8 @@ def columns(database: str) -> dict[str, list[tuple]]:
 @pytest.fixture
 def old_warehouse(mysql_server):
     """A warehouse made by the version before mysql-migrations/, holding a run."""
-    db = dbtools.WarehouseDB(f"t_dwv1_{uuid.uuid4().hex[:10]}")
-    with dbtools.mysql_admin() as admin, admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{db.name}` CHARACTER SET utf8mb4")
-        cur.execute(f"USE `{db.name}`")
-        cur.execute((FIXTURES / "warehouse-schema-v1.sql").read_text())
-        while cur.nextset():
-            pass
+    db = dbtools.create_warehouse_db("t_dwv1", [FIXTURES / "warehouse-schema-v1.sql"])
+    with dbtools.mysql_admin(db.name) as admin, admin.cursor() as cur:
         cur.execute(
             "INSERT INTO etl_runs (status, mode, triggered_by, stage, created_at, "
             "watermark_after) VALUES ('succeeded', 'full', 'cli', 'done', NOW(), '751:751:')"

@@ -364,13 +364,7 @@ def test_a_source_not_yet_upgraded_rebuilds_and_says_how_to_upgrade_it(
 def test_a_warehouse_not_yet_migrated_fails_the_run_saying_how_to_upgrade_it(
     mysql_server, seeded_source_db
 ):
-    old = dbtools.WarehouseDB(f"t_dwv1_{uuid.uuid4().hex[:10]}")
-    with dbtools.mysql_admin() as admin, admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{old.name}` CHARACTER SET utf8mb4")
-        cur.execute(f"USE `{old.name}`")
-        cur.execute((FIXTURES / "warehouse-schema-v1.sql").read_text())
-        while cur.nextset():
-            pass
+    old = dbtools.create_warehouse_db("t_dwv1", [FIXTURES / "warehouse-schema-v1.sql"])
     try:
         with pytest.raises(WarehouseOutdated, match="run ./deploy.sh"):
             pipeline.run(settings_for(seeded_source_db.url, old))
