@@ -149,21 +149,18 @@ class BackendClient:
         except GatewayFailure as exc:
             return exc.response  # an answer all the same: translated by the caller
         except requests.RequestException as exc:
-            return self._raise_for(method, path, timeout, exc)
+            self._raise_for(method, path, timeout, exc)
 
     def _raise_for(self, method, path, timeout, error: requests.RequestException):
-        try:
-            raise error
-        except requests.Timeout as exc:
-            self._log_failure(method, path, f"timeout: {exc.__class__.__name__}")
+        if isinstance(error, requests.Timeout):
+            self._log_failure(method, path, f"timeout: {error.__class__.__name__}")
             message = f"The backend did not answer in time (within {timeout[1]:g} s)."
-            raise BackendError(message, timed_out=True) from exc
-        except requests.ConnectionError as exc:
-            self._log_failure(method, path, f"connection failed: {exc.__class__.__name__}")
-            raise BackendError("The backend cannot be reached.") from exc
-        except requests.RequestException as exc:
-            self._log_failure(method, path, f"request failed: {exc.__class__.__name__}")
-            raise BackendError("The request to the backend failed.") from exc
+            raise BackendError(message, timed_out=True) from error
+        if isinstance(error, requests.ConnectionError):
+            self._log_failure(method, path, f"connection failed: {error.__class__.__name__}")
+            raise BackendError("The backend cannot be reached.") from error
+        self._log_failure(method, path, f"request failed: {error.__class__.__name__}")
+        raise BackendError("The request to the backend failed.") from error
 
     def _error_from(self, response: requests.Response, path: str, body: dict) -> BackendError:
         error = body.get("error") if isinstance(body.get("error"), dict) else {}
